@@ -1,0 +1,118 @@
+"""EM for a mixture of spherical Gaussians on complete data.
+
+Mirrors ``naive_em.py`` of the course project; notebook 02 derives both steps. The E-step
+works in the log domain (log-sum-exp), so far-away points do not underflow to a 0/0.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import numpy as np
+
+from ._checks import check_matrix, check_mixture, check_posterior
+from .common import GaussianMixture, iterate, normalise_log_weights
+from .kmeans import squared_distances
+
+
+def _log_joint(X: np.ndarray, mixture: GaussianMixture) -> np.ndarray:
+    """log p_j + log N(x_u | mu_j, var_j I): (n, K) array."""
+    d = X.shape[1]
+    mu, var, p = mixture
+    with np.errstate(divide="ignore"):  # a weight of exactly 0 gives log 0 = -inf, as it should
+        log_p = np.log(p)
+    return log_p - 0.5 * d * np.log(2.0 * np.pi * var) - squared_distances(X, mu) / (2.0 * var)
+
+
+def _estep(X: np.ndarray, mixture: GaussianMixture) -> tuple[np.ndarray, float]:
+    return normalise_log_weights(_log_joint(X, mixture))
+
+
+def estep(X: np.ndarray, mixture: GaussianMixture) -> tuple[np.ndarray, float]:
+    """Responsibilities of every component for every row.
+
+    post_uj = p_j N(x_u | mu_j, var_j I) / sum_l p_l N(x_u | mu_l, var_l I), with
+    N(x | mu, var I) = (2 pi var)^(-d/2) exp(-||x - mu||^2 / (2 var)).
+    X: (n, d) array. Returns post: (n, K) and the log-likelihood
+    sum_u log sum_j p_j N(x_u | mu_j, var_j I).
+    """
+    X = check_matrix(X, ratings=False, allow_sparse=False)
+    return _estep(X, check_mixture(mixture, X.shape[1]))
+
+
+def _mstep(
+    X: np.ndarray, post: np.ndarray, previous: GaussianMixture | None, min_variance: float
+) -> GaussianMixture:
+    n, d = X.shape
+    n_hat = post.sum(axis=0)
+    empty = n_hat == 0
+    if empty.any() and previous is None:
+        raise ValueError(
+            f"component(s) {np.flatnonzero(empty).tolist()} have zero responsibility for every "
+            "row, so their means are undefined; pass the previous mixture, or try another seed"
+        )
+    safe = np.where(empty, 1.0, n_hat)
+    mu = (post.T @ X) / safe[:, None]
+    var = (post * squared_distances(X, mu)).sum(axis=0) / (d * safe)
+    if empty.any():
+        mu[empty], var[empty] = previous.mu[empty], previous.var[empty]
+    var = np.maximum(var, min_variance)
+    if (var <= 0).any():
+        raise ValueError(
+            f"component(s) {np.flatnonzero(var <= 0).tolist()} collapsed onto single points "
+            "(variance 0), where the likelihood is unbounded; try another seed or a smaller K, "
+            "or pass min_variance > 0"
+        )
+    return GaussianMixture(mu, var, n_hat / n)
+
+
+def mstep(
+    X: np.ndarray,
+    post: np.ndarray,
+    mixture: GaussianMixture | None = None,
+    min_variance: float = 0.0,
+) -> GaussianMixture:
+    """Closed-form maximisers of the expected complete-data log-likelihood.
+
+    n_j = sum_u post_uj, p_j = n_j / n, mu_j = sum_u post_uj x_u / n_j,
+    var_j = sum_u post_uj ||x_u - mu_j||^2 / (d n_j), then max(var_j, min_variance).
+    The course has no floor (min_variance=0). A component with zero total responsibility
+    keeps its parameters from ``mixture``.
+    X: (n, d) array, post: (n, K) array.
+    """
+    X = check_matrix(X, ratings=False, allow_sparse=False)
+    post = check_posterior(post, X.shape[0])
+    if mixture is not None:
+        mixture = check_mixture(mixture, X.shape[1])
+    return _mstep(X, post, mixture, min_variance)
+
+
+def run(
+    X: np.ndarray,
+    mixture: GaussianMixture,
+    post: np.ndarray,
+    *,
+    min_variance: float = 0.0,
+    max_iter: int | None = None,
+    callback=None,
+) -> tuple[GaussianMixture, np.ndarray, float]:
+    """Alternate E- and M-steps until new_ll - old_ll <= 1e-6 |new_ll|.
+
+    X: (n, d) array; mixture and post as returned by ``cfcore.common.init``.
+    callback: optional f(iteration, log_likelihood, mixture) after every iteration.
+    Returns (mixture, post, log_likelihood), the log-likelihood of the last E-step.
+    """
+    mixture, post, ll, _, _ = _run(
+        X, mixture, post, min_variance=min_variance, max_iter=max_iter, callback=callback
+    )
+    return mixture, post, ll
+
+
+def _run(X, mixture, post, *, min_variance=0.0, max_iter=None, callback=None):
+    """``run`` that also says whether it converged: (mixture, post, ll, converged, n_iter)."""
+    X = check_matrix(X, ratings=False, allow_sparse=False)
+    mixture = check_mixture(mixture, X.shape[1])
+    check_posterior(post, X.shape[0], mixture.mu.shape[0])
+    estep_fn = partial(_estep, X)
+    mstep_fn = partial(_mstep, X, min_variance=min_variance)
+    return iterate(estep_fn, mstep_fn, mixture, max_iter=max_iter, callback=callback)

@@ -1,0 +1,44 @@
+"""Shared fixtures: the course files (through CFCORE_DATA) and small random rating matrices."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+from cfcore import datasets
+
+
+def _require_data() -> bool:
+    """CI sets CFCORE_REQUIRE_DATA=1 so that missing data fails instead of skipping."""
+    return os.environ.get("CFCORE_REQUIRE_DATA") == "1"
+
+
+def course_or_skip():
+    if not datasets.course_available():
+        reason = "course files not found: set CFCORE_DATA to the folder holding netflix/"
+        if _require_data():
+            pytest.fail(reason + " (CFCORE_REQUIRE_DATA=1)")
+        pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def course():
+    """Load a course matrix by name: course('toy_data')."""
+    course_or_skip()
+    cache: dict[str, np.ndarray] = {}
+
+    def load(name: str) -> np.ndarray:
+        if name not in cache:
+            cache[name] = datasets.load_course(name)
+        return cache[name].copy()
+
+    return load
+
+
+def random_ratings(rng: np.random.Generator, n: int, d: int, density: float) -> np.ndarray:
+    """(n, d) integer ratings 1-5 with about 1 - density of them set to 0 (missing)."""
+    X = rng.integers(1, 6, size=(n, d)).astype(float)
+    X[rng.random((n, d)) > density] = 0.0
+    return X

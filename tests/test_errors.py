@@ -1,0 +1,136 @@
+"""Bad input raises a TypeError or ValueError that names the problem; never a NaN."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from cfcore import GaussianMixture, common, em, fit, kmeans, naive_em, select_k
+
+X = np.array([[5.0, 0.0, 3.0], [4.0, 2.0, 0.0], [0.0, 1.0, 1.0], [3.0, 3.0, 4.0]])
+MIXTURE = common.init(X, 2, seed=0)[0]
+
+
+@pytest.mark.parametrize(
+    ("bad", "error", "message"),
+    [
+        (np.array([5.0, 3.0]), ValueError, "2-D"),
+        (np.zeros((2, 2, 2)), ValueError, "2-D"),
+        (np.zeros((0, 3)), ValueError, "empty"),
+        (np.array([[1.0, np.nan, 3.0]] * 3), ValueError, "NaN"),
+        (np.array([[1.0, np.inf, 3.0]] * 3), ValueError, "infinite"),
+        (np.array([[1.0, -2.0, 3.0]] * 3), ValueError, "negative"),
+        ("ratings.txt", TypeError, "numeric array"),
+        ([["a", "b", "c"]], TypeError, "float"),
+        (sp.csr_matrix(np.array([[1.0, np.nan, 3.0]] * 3)), ValueError, "NaN"),
+        (sp.csr_matrix(np.array([[1.0, -1.0, 3.0]] * 3)), ValueError, "negative"),
+    ],
+)
+@pytest.mark.parametrize("function", [em.estep, em.fill_matrix, em.log_likelihood])
+def test_em_rejects_malformed_ratings(function, bad, error, message):
+    with pytest.raises(error, match=message):
+        function(bad, MIXTURE)
+
+
+def test_messages_name_the_first_bad_entry():
+    bad = X.copy()
+    bad[2, 1] = np.nan
+    with pytest.raises(ValueError, match="row 2, column 1.*missing rating as 0"):
+        em.estep(bad, MIXTURE)
+
+
+@pytest.mark.parametrize(
+    ("K", "error"), [(0, ValueError), (5, ValueError), (2.5, TypeError), (True, TypeError)]
+)
+def test_init_rejects_impossible_numbers_of_components(K, error):
+    with pytest.raises(error, match="K"):
+        common.init(X, K)
+
+
+@pytest.mark.parametrize(
+    ("mixture", "message"),
+    [
+        (MIXTURE._replace(mu=MIXTURE.mu[:, :2]), "2 columns but X has 3"),
+        (MIXTURE._replace(mu=MIXTURE.mu[0]), "2-D"),
+        (MIXTURE._replace(var=MIXTURE.var[:1]), r"var must have shape \(2,\)"),
+        (MIXTURE._replace(p=np.array([0.5, 0.5, 0.0])), r"p must have shape \(2,\)"),
+        (MIXTURE._replace(var=np.array([1.0, -1.0])), "positive"),
+        (MIXTURE._replace(var=np.array([1.0, np.nan])), "NaN"),
+        (MIXTURE._replace(p=np.array([0.9, 0.9])), "summing to 1"),
+        ((1, 2), "GaussianMixture"),
+        (None, "GaussianMixture"),
+    ],
+)
+def test_mismatched_mixtures_are_rejected(mixture, message):
+    with pytest.raises((ValueError, TypeError), match=message):
+        em.estep(X, mixture)
+
+
+def test_posteriors_of_the_wrong_shape_are_rejected():
+    with pytest.raises(ValueError, match=r"post must have shape \(n, K\) = \(4, 2\)"):
+        em.mstep(X, np.full((3, 2), 0.5), MIXTURE)
+    with pytest.raises(ValueError, match="finite, non-negative"):
+        em.mstep(X, np.full((4, 2), np.nan), MIXTURE)
+
+
+def test_negative_min_variance_is_rejected():
+    with pytest.raises(ValueError, match="min_variance"):
+        em.run(X, MIXTURE, np.full((4, 2), 0.5), min_variance=-1.0)
+
+
+def test_rmse_needs_matching_shapes():
+    with pytest.raises(ValueError, match="same shape"):
+        common.rmse(np.zeros((2, 3)), np.zeros((3, 2)))
+    with pytest.raises(ValueError, match="NaN"):
+        common.rmse(np.zeros((2, 2)), np.full((2, 2), np.nan))
+
+
+def test_complete_data_methods_refuse_sparse_input():
+    for module in (kmeans, naive_em):
+        with pytest.raises(TypeError, match="cfcore.em"):
+            module.estep(sp.csr_matrix(X), MIXTURE)
+
+
+def test_sparse_fill_matrix_asks_which_entries_to_predict():
+    with pytest.raises(ValueError, match="pairs=\\(rows, cols\\)"):
+        em.fill_matrix(sp.csr_matrix(X), MIXTURE)
+    with pytest.raises(ValueError, match=r"rows must lie in \[0, 4\)"):
+        em.fill_matrix(sp.csr_matrix(X), MIXTURE, pairs=([0, 4], [0, 1]))
+    with pytest.raises(TypeError, match="integers"):
+        em.fill_matrix(X, MIXTURE, pairs=([0.5], [1.0]))
+    with pytest.raises(ValueError, match="equal length"):
+        em.fill_matrix(X, MIXTURE, pairs=([0, 1], [1]))
+
+
+def test_identical_rows_cannot_start_a_mixture():
+    with pytest.raises(ValueError, match="two distinct rows"):
+        common.init(np.ones((5, 3)), 2)
+
+
+def test_naive_em_reports_a_collapsed_component_instead_of_nan():
+    points = np.array([[0.0], [0.0], [5.0], [6.0]])
+    mixture = GaussianMixture(np.array([[0.0], [5.5]]), np.array([1.0, 1.0]), np.array([0.5, 0.5]))
+    with pytest.raises(ValueError, match="collapsed onto single points"):
+        naive_em.run(points, mixture, np.full((4, 2), 0.5))
+    fitted, post, ll = naive_em.run(points, mixture, np.full((4, 2), 0.5), min_variance=1e-3)
+    assert np.isfinite(ll) and np.isfinite(fitted.mu).all()
+
+
+def test_kmeans_reports_an_empty_cluster_without_a_previous_mixture():
+    post = np.array([[1.0, 0.0]] * 4)
+    with pytest.raises(ValueError, match="received no points"):
+        kmeans.mstep(X, post)
+    kept = kmeans.mstep(X, post, MIXTURE)
+    np.testing.assert_array_equal(kept.mu[1], MIXTURE.mu[1])
+
+
+def test_fit_checks_its_options():
+    with pytest.raises(ValueError, match="method must be one of"):
+        fit(X, 2, method="gmm")
+    with pytest.raises(ValueError, match="at least one seed"):
+        fit(X, 2, seeds=[])
+    with pytest.raises(ValueError, match="k-means has none"):
+        select_k(X, [1, 2], method="kmeans")
+    with pytest.raises(ValueError, match="max_iter"):
+        fit(X, 2, max_iter=0)

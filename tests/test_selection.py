@@ -1,0 +1,62 @@
+"""fit and select_k: best of seeds, traces, warnings and the choice of K."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from conftest import random_ratings
+
+from cfcore import fit, select_k
+
+
+def blobs(K=3, n_per=80, seed=0):
+    rng = np.random.default_rng(seed)
+    centres = np.array([[0.0, 0.0], [8.0, 0.0], [0.0, 8.0], [8.0, 8.0]])[:K]
+    return np.concatenate([c + rng.normal(size=(n_per, 2)) for c in centres])
+
+
+@pytest.mark.parametrize("method", ["naive_em", "em"])
+def test_fit_keeps_the_best_seed_and_its_trace(method):
+    X = blobs() + 20.0 if method == "em" else blobs()  # em reads 0 as missing
+    result = fit(X, 3, seeds=range(4), method=method)
+    assert result.log_likelihood == max(result.seed_scores.values())
+    assert result.seed == max(result.seed_scores, key=result.seed_scores.get)
+    assert result.trace[-1] == result.log_likelihood
+    assert result.n_iter == len(result.trace) and result.converged
+    assert np.all(np.diff(result.trace) >= -1e-9 * abs(result.log_likelihood))
+    assert result.post.shape == (X.shape[0], 3)
+    assert result.bic < result.log_likelihood
+
+
+def test_kmeans_fit_reports_a_cost_and_no_likelihood():
+    result = fit(blobs(), 3, seeds=range(4), method="kmeans")
+    assert result.cost == min(result.seed_scores.values())
+    assert result.log_likelihood is None and result.bic is None
+    assert set(np.unique(result.post)) == {0.0, 1.0}
+
+
+def test_bic_recovers_the_planted_number_of_clusters():
+    selection = select_k(blobs(K=4), range(1, 7), seeds=range(3), method="naive_em")
+    assert selection.best_k == 4
+    assert [row["K"] for row in selection.table()] == list(range(1, 7))
+    assert selection.best.bic == max(row["bic"] for row in selection.table())
+
+
+def test_stopping_early_warns():
+    with pytest.warns(RuntimeWarning, match="max_iter=2"):
+        result = fit(blobs(), 3, seeds=[0], method="naive_em", max_iter=2)
+    assert not result.converged and result.n_iter == 2
+
+
+def test_fit_accepts_sparse_ratings_and_shows_progress(capsys):
+    X = sp.csr_matrix(random_ratings(np.random.default_rng(0), 60, 10, 0.5))
+    result = fit(X, 2, seeds=[0, 1], progress=True)
+    assert np.isfinite(result.log_likelihood)
+    assert "em K=2 seed=1" in capsys.readouterr().err
+
+
+def test_min_variance_is_passed_to_em():
+    X = random_ratings(np.random.default_rng(1), 40, 6, 0.7)
+    result = fit(X, 4, seeds=[0], min_variance=0.6)
+    assert (result.mixture.var >= 0.6).all()

@@ -1,0 +1,28 @@
+"""environment.yml lists the same packages, with the same versions, as pyproject.toml."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _name(requirement: str) -> str:
+    return re.split(r"[<>=!~\[ ]", requirement, maxsplit=1)[0].lower().replace("_", "-")
+
+
+def test_environment_yml_matches_pyproject():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = project["dependencies"] + project["optional-dependencies"]["dev"]
+    environment = yaml.safe_load((ROOT / "environment.yml").read_text())
+    assert environment["channels"] == ["conda-forge", "nodefaults"]
+    conda = [dep for dep in environment["dependencies"] if isinstance(dep, str)]
+    conda_specs = {_name(dep): dep.replace(" ", "") for dep in conda}
+    for requirement in wanted:
+        assert conda_specs.get(_name(requirement)) == requirement.replace(" ", ""), requirement
+    pip = next(dep["pip"] for dep in environment["dependencies"] if isinstance(dep, dict))
+    assert pip == ["-e .[dev]"]

@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test lint run lab clean
+.PHONY: install test lint sync-check run lab clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,10 +20,18 @@ $(STAMP): pyproject.toml | $(BIN)/python
 install: $(STAMP)
 
 lint: install
-	$(BIN)/ruff check cfcore tests
+	$(BIN)/ruff check cfcore tests notebooks
 
-test: install lint
-	$(BIN)/python -m pytest
+# the .py and .ipynb of every notebook pair must say the same thing
+sync-check: install
+	@if ls notebooks/*.ipynb >/dev/null 2>&1; then \
+	  $(BIN)/jupytext --sync notebooks/*.ipynb >/dev/null && \
+	  git diff --exit-code -- notebooks/ || \
+	  { echo "notebook pairs were out of sync: commit what jupytext --sync wrote"; exit 1; }; fi
+
+# tests/ and every notebook (nbval); notebooks write their figures to a scratch folder here
+test: install lint sync-check
+	CFCORE_FIGURES=$$(mktemp -d) $(BIN)/python -m pytest
 
 run: install
 	$(BIN)/python -m cfcore reproduce

@@ -94,3 +94,28 @@ def course_available(data_dir: str | os.PathLike | None = None) -> bool:
     except FileNotFoundError:
         return False
     return all((folder / f"{name}.txt").is_file() for name in COURSE_FILES)
+
+
+def make_blobs(
+    n_per_cluster: int | list[int] = 100,
+    centres=((0.0, 0.0), (6.0, 1.0), (2.0, 6.0)),
+    spread: float | list[float] = 1.0,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Points around known centres, for the k-means and EM pictures (notebooks 01, 02, 04).
+
+    Cluster c has n_per_cluster[c] points drawn from N(centres[c], spread[c]^2 I).
+    Returns X: (n, d) array and labels: (n,) int array, the planted cluster of each point.
+    """
+    centres = np.asarray(centres, dtype=np.float64)
+    if centres.ndim != 2 or centres.shape[0] == 0:
+        raise ValueError(f"centres must be a (K, d) array of cluster centres, got {centres.shape}")
+    K = centres.shape[0]
+    sizes = np.broadcast_to(np.asarray(n_per_cluster), (K,))
+    spreads = np.broadcast_to(np.asarray(spread, dtype=np.float64), (K,))
+    if (sizes < 1).any() or (spreads <= 0).any():
+        raise ValueError("every cluster needs n_per_cluster >= 1 and spread > 0")
+    rng = np.random.default_rng(seed)
+    labels = np.repeat(np.arange(K), sizes)
+    X = centres[labels] + rng.normal(size=(labels.size, centres.shape[1])) * spreads[labels, None]
+    return X, labels

@@ -1,0 +1,33 @@
+"""nbval runs every notebook; notebooks that read data need it under $CFCORE_DATA.
+
+Without the data such a notebook is skipped with the reason shown in the test summary;
+CI sets CFCORE_REQUIRE_DATA=1, which turns the skip into a failure.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from cfcore import datasets
+
+#: which data each notebook reads (notebooks not listed read none)
+NEEDS = {
+    "05_reproducing_the_course.ipynb": ["course"],
+}
+
+AVAILABLE = {
+    "course": datasets.course_available,
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        missing = [name for name in NEEDS.get(item.path.name, []) if not AVAILABLE[name]()]
+        if not missing:
+            continue
+        reason = f"{item.path.name} needs the {', '.join(missing)} data: set CFCORE_DATA"
+        if os.environ.get("CFCORE_REQUIRE_DATA") == "1":
+            raise pytest.UsageError(reason + " (CFCORE_REQUIRE_DATA=1)")
+        item.add_marker(pytest.mark.skip(reason=reason))

@@ -1,5 +1,5 @@
 # make test: set up .venv from nothing (python3 -m venv + pip) and run the whole suite.
-# make run:  the same setup, then reproduce the course's results.
+# make run:  the same setup, then reproduce the course's results and run every notebook.
 # make lab:  open the notebooks in JupyterLab.
 
 PYTHON ?= python3
@@ -33,8 +33,12 @@ sync-check: install
 test: install lint sync-check
 	CFCORE_FIGURES=$$(mktemp -d) $(BIN)/python -m pytest
 
+# the course table, then every notebook executed headless (this rewrites figures/)
 run: install
 	$(BIN)/python -m cfcore reproduce
+	$(BIN)/jupytext --sync notebooks/[0-9]*.py
+	$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
+	  --ExecutePreprocessor.record_timing=False notebooks/*.ipynb
 
 lab: install
 	$(BIN)/jupyter lab notebooks/

@@ -17,8 +17,10 @@ def figures_dir() -> Path:
     configured = os.environ.get("CFCORE_FIGURES")
     if configured:
         return Path(configured)
-    return _REPOSITORY_FIGURES if _REPOSITORY_FIGURES.parent.joinpath("cfcore").is_dir() else Path(
-        "figures"
+    return (
+        _REPOSITORY_FIGURES
+        if _REPOSITORY_FIGURES.parent.joinpath("cfcore").is_dir()
+        else Path("figures")
     )
 
 
@@ -36,7 +38,10 @@ def savefig(name: str, fig=None, dpi: int = 110) -> Path:
 
 def scatter_clusters(ax, X: np.ndarray, labels=None, means=None, title: str | None = None):
     """2-D points coloured by cluster, with the cluster means as black crosses."""
-    ax.scatter(X[:, 0], X[:, 1], c=labels, cmap="tab10", s=12, alpha=0.8, vmin=0, vmax=9)
+    if labels is None:
+        ax.scatter(X[:, 0], X[:, 1], c="tab:gray", s=12, alpha=0.8)
+    else:
+        ax.scatter(X[:, 0], X[:, 1], c=labels, cmap="tab10", s=12, alpha=0.8, vmin=0, vmax=9)
     if means is not None:
         ax.scatter(means[:, 0], means[:, 1], c="black", marker="x", s=90, linewidths=2.5)
     ax.set_xlabel("$x_1$")

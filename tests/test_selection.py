@@ -60,3 +60,13 @@ def test_min_variance_is_passed_to_em():
     X = random_ratings(np.random.default_rng(1), 40, 6, 0.7)
     result = fit(X, 4, seeds=[0], min_variance=0.6)
     assert (result.mixture.var >= 0.6).all()
+
+
+def test_matched_accuracy_ignores_label_names():
+    from cfcore.metrics import matched_accuracy
+
+    assert matched_accuracy([0, 0, 1, 1, 2], [5, 5, 3, 3, 9]) == 1.0
+    assert matched_accuracy([0, 0, 1, 1], [1, 1, 1, 1]) == 0.5
+    assert matched_accuracy([0, 1, 2, 0], [0, 0, 0, 0]) == 0.5
+    with pytest.raises(ValueError, match="equal length"):
+        matched_accuracy([0, 1], [0])

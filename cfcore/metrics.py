@@ -1,0 +1,27 @@
+"""Comparing a found clustering with a planted one (notebooks 01, 02 and the generators)."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+
+def matched_accuracy(true_labels, found_labels) -> float:
+    """Share of points whose found cluster is their true cluster, under the best relabelling.
+
+    Cluster numbers are arbitrary, so the found labels are first renamed by the one-to-one
+    map that maximises agreement (the Hungarian algorithm on the contingency table).
+    true_labels, found_labels: (n,) integer arrays.
+    """
+    true_labels, found_labels = np.asarray(true_labels), np.asarray(found_labels)
+    if true_labels.shape != found_labels.shape or true_labels.ndim != 1 or true_labels.size == 0:
+        raise ValueError(
+            f"true_labels and found_labels must be non-empty 1-D arrays of equal length, got "
+            f"shapes {true_labels.shape} and {found_labels.shape}"
+        )
+    _, true_index = np.unique(true_labels, return_inverse=True)
+    _, found_index = np.unique(found_labels, return_inverse=True)
+    table = np.zeros((true_index.max() + 1, found_index.max() + 1))
+    np.add.at(table, (true_index, found_index), 1)
+    rows, cols = linear_sum_assignment(table, maximize=True)
+    return float(table[rows, cols].sum() / true_labels.size)

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
-from conftest import random_ratings
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from synthetic import random_ratings
 
 from cfcore import common, em, naive_em
 

@@ -7,7 +7,7 @@ import tracemalloc
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from conftest import random_ratings
+from synthetic import random_ratings
 
 from cfcore import common, em, fit
 

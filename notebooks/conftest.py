@@ -19,6 +19,7 @@ NEEDS = {
 
 AVAILABLE = {
     "course": datasets.course_available,
+    "movielens": datasets.movielens_100k_available,
 }
 
 

@@ -1134,10 +1134,11 @@ _RATINGS_PER_SHUFFLE = 1 << 22
 def _random_ranks(X: sp.csr_matrix, rng: np.random.Generator) -> np.ndarray:
     """A uniformly random order of every user's ratings: (nnz,) rank 0..n_u - 1 in its row.
 
-    Sorting the keys (row << 32) + random 32-bit integer shuffles within rows exactly.
+    Sorting the keys (row << 32) + random 32-bit integer shuffles within rows exactly;
+    users are taken in groups of about _RATINGS_PER_SHUFFLE ratings.
     """
     counts = np.diff(X.indptr)
-    ranks = np.empty(X.nnz, dtype=np.int64)
+    ranks = np.empty(X.nnz, dtype=X.indptr.dtype)
     row = 0
     while row < X.shape[0]:
         end = int(np.searchsorted(X.indptr, X.indptr[row] + _RATINGS_PER_SHUFFLE, "right")) - 1
@@ -1152,14 +1153,24 @@ def _random_ranks(X: sp.csr_matrix, rng: np.random.Generator) -> np.ndarray:
     return ranks
 
 
-def _subset(data: RatingsData, keep: np.ndarray, suffix: str) -> RatingsData:
-    """The ratings where keep (nnz,) is True, with the same shape, ids and titles."""
+def _split_by(data: RatingsData, in_test: np.ndarray, names: tuple[str, str]):
+    """(train, test): the ratings where in_test (nnz,) is False, and where it is True.
+
+    Both keep data's shape, ids and titles; indptr comes from one running count of in_test.
+    """
     X = data.matrix
-    kept_before = np.zeros(X.nnz + 1, dtype=np.int64)
-    np.cumsum(keep, out=kept_before[1:])
-    indptr = kept_before[X.indptr].astype(X.indptr.dtype)
-    matrix = sp.csr_matrix((X.data[keep], X.indices[keep], indptr), shape=X.shape, copy=False)
-    return data.with_matrix(matrix, name=f"{data.name} {suffix}".strip())
+    before = np.zeros(X.nnz + 1, dtype=X.indptr.dtype)
+    np.cumsum(in_test, out=before[1:])
+    test_indptr = before[X.indptr]
+    del before
+    parts = []
+    for keep, indptr in ((~in_test, X.indptr - test_indptr), (in_test, test_indptr)):
+        matrix = sp.csr_matrix((X.data[keep], X.indices[keep], indptr), X.shape, copy=False)
+        parts.append(matrix)
+    return tuple(
+        data.with_matrix(matrix, name=f"{data.name} {name}".strip())
+        for matrix, name in zip(parts, names, strict=True)
+    )
 
 
 def _check_ratings_data(data) -> RatingsData:
@@ -1189,13 +1200,13 @@ def train_test_split(
         or min_train_per_user < 0
     ):
         raise ValueError(f"min_train_per_user must be an integer >= 0, got {min_train_per_user!r}")
-    counts = np.diff(data.matrix.indptr).astype(np.int64)
+    counts = np.diff(data.matrix.indptr)
     n_test = np.minimum(
-        np.floor(test_fraction * counts + 0.5).astype(np.int64),
+        np.floor(test_fraction * counts + 0.5).astype(counts.dtype),
         np.maximum(counts - min_train_per_user, 0),
     )
     in_test = _random_ranks(data.matrix, np.random.default_rng(seed)) < np.repeat(n_test, counts)
-    return _subset(data, ~in_test, "train"), _subset(data, in_test, "test")
+    return _split_by(data, in_test, ("train", "test"))
 
 
 def k_fold(data: RatingsData, k: int = 5, seed: int = 0) -> list[tuple[RatingsData, RatingsData]]:
@@ -1214,9 +1225,5 @@ def k_fold(data: RatingsData, k: int = 5, seed: int = 0) -> list[tuple[RatingsDa
     fold += np.repeat(rng.integers(0, k, size=data.n_users), counts)
     fold %= k
     return [
-        (
-            _subset(data, fold != f, f"train {f + 1}/{k}"),
-            _subset(data, fold == f, f"test {f + 1}/{k}"),
-        )
-        for f in range(k)
+        _split_by(data, fold == f, (f"train {f + 1}/{k}", f"test {f + 1}/{k}")) for f in range(k)
     ]

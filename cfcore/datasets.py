@@ -1061,9 +1061,10 @@ def make_ratings(
     around an item's mean) to 0.25 x (high - low); step=0.5 gives half stars.
 
     The matrix is built in blocks of users, never as a dense users x items array: memory
-    is the CSR result (12 bytes a rating with float64, 8 with dtype=np.float32) plus a few
-    tens of MB. Netflix-Prize size (480,189 x 17,770, density 0.01178) is ~100M ratings.
-    The same arguments and seed give the same matrix. Returns (RatingsData, PlantedClusters).
+    is the CSR result (12 bytes a rating with float64, 8 with dtype=np.float32) plus about
+    100 MB of working blocks. Netflix-Prize size (480,189 x 17,770, density 0.01178) is
+    ~100M ratings. The same arguments and seed give the same matrix.
+    Returns (RatingsData, PlantedClusters).
     """
     n_users, n_items = _check_count(n_users, "n_users"), _check_count(n_items, "n_items")
     n_clusters = _check_count(n_clusters, "n_clusters")
@@ -1096,11 +1097,15 @@ def make_ratings(
     return data, truth
 
 
+def _planted_capacity(cells: int, density: float) -> int:
+    """Room for the Binomial(cells, density) ratings: mean + 8 sd, grown in the rare miss."""
+    expected = cells * density
+    return min(cells, int(expected + 8.0 * math.sqrt(expected) + 1024))
+
+
 def _stream_planted(truth, n_users, n_items, density, scale, step, dtype, block_rng):
     """The CSR matrix of make_ratings, filled block by block into preallocated arrays."""
-    cells = n_users * n_items
-    expected = cells * density
-    capacity = min(cells, int(expected + 8.0 * math.sqrt(expected) + 1024))  # grows if short
+    capacity = _planted_capacity(n_users * n_items, density)
     index = _index_dtype(max(capacity, n_items) * 2)
     data, indices = np.empty(capacity, dtype=dtype), np.empty(capacity, dtype=index)
     indptr = np.zeros(n_users + 1, dtype=index)

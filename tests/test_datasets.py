@@ -7,10 +7,9 @@ import tracemalloc
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from conftest import random_ratings
 from scipy.optimize import linear_sum_assignment
 
-from cfcore import common, em
+from cfcore import common, datasets, em
 from cfcore.datasets import (
     PlantedClusters,
     RatingsData,
@@ -20,6 +19,13 @@ from cfcore.datasets import (
     save_ratings,
     train_test_split,
 )
+
+
+def course_format_ratings(rng: np.random.Generator, n: int, d: int, density: float) -> np.ndarray:
+    """(n, d) integer ratings 1-5, about 1 - density of them 0 (missing): the course format."""
+    X = rng.integers(1, 6, size=(n, d)).astype(float)
+    X[rng.random((n, d)) > density] = 0.0
+    return X
 
 
 def same_ratings(a: sp.csr_matrix, b: sp.csr_matrix) -> bool:
@@ -36,7 +42,7 @@ def same_ratings(a: sp.csr_matrix, b: sp.csr_matrix) -> bool:
 
 
 def test_dense_round_trip_keeps_the_course_format():
-    X = random_ratings(np.random.default_rng(0), 30, 12, 0.4)
+    X = course_format_ratings(np.random.default_rng(0), 30, 12, 0.4)
     data = RatingsData.from_dense(X)
     assert data.shape == (30, 12) and data.scale == (1.0, 5.0)
     assert data.n_ratings == np.count_nonzero(X)
@@ -47,7 +53,7 @@ def test_dense_round_trip_keeps_the_course_format():
 
 
 def test_triples_are_the_stored_entries_and_read_only():
-    X = random_ratings(np.random.default_rng(1), 8, 6, 0.5)
+    X = course_format_ratings(np.random.default_rng(1), 8, 6, 0.5)
     rows, cols, values = RatingsData.from_dense(X).triples()
     np.testing.assert_array_equal(np.column_stack(np.nonzero(X)), np.column_stack((rows, cols)))
     np.testing.assert_array_equal(values, X[rows, cols])
@@ -67,7 +73,7 @@ def test_a_zero_rating_is_stored_and_never_taken_for_missing():
 
 
 def test_with_matrix_keeps_ids_titles_and_genres():
-    X = random_ratings(np.random.default_rng(2), 5, 4, 0.6)
+    X = course_format_ratings(np.random.default_rng(2), 5, 4, 0.6)
     data = RatingsData.from_dense(
         X,
         user_ids=["u1", "u2", "u3", "u4", "u5"],
@@ -327,6 +333,13 @@ def test_half_stars_float32_and_weights():
     np.testing.assert_array_equal(np.unique(data.matrix.data * 2) % 1, 0)
     assert len(np.unique(data.matrix.data)) > 5
     np.testing.assert_allclose(truth.p, [0.75, 0.25])
+
+
+def test_the_arrays_grow_when_the_ratings_outnumber_the_room_made(monkeypatch):
+    expected, _ = make_ratings(3000, 40, 2, 0.3, seed=8)
+    monkeypatch.setattr(datasets, "_planted_capacity", lambda cells, density: 10)
+    grown, _ = make_ratings(3000, 40, 2, 0.3, seed=8)
+    assert same_ratings(grown.matrix, expected.matrix)
 
 
 def test_density_one_observes_everything():

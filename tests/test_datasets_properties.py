@@ -7,7 +7,6 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from conftest import random_ratings
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -16,12 +15,19 @@ from cfcore.datasets import RatingsData, k_fold, load_ratings, save_ratings, tra
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
+def course_format_ratings(rng: np.random.Generator, n: int, d: int, density: float) -> np.ndarray:
+    """(n, d) integer ratings 1-5, about 1 - density of them 0 (missing): the course format."""
+    X = rng.integers(1, 6, size=(n, d)).astype(float)
+    X[rng.random((n, d)) > density] = 0.0
+    return X
+
+
 @st.composite
 def ratings_data(draw) -> RatingsData:
     """Ratings 1-5 on up to 30 x 12 entries, any density; some users may have none."""
     n, d = draw(st.integers(1, 30)), draw(st.integers(1, 12))
     rng = np.random.default_rng(draw(st.integers(0, 2**31 - 1)))
-    X = random_ratings(rng, n, d, draw(st.floats(0.05, 1.0)))
+    X = course_format_ratings(rng, n, d, draw(st.floats(0.05, 1.0)))
     return RatingsData.from_dense(X, scale=(1, 5))
 
 

@@ -14,11 +14,13 @@ from cfcore import datasets
 
 #: which data each notebook reads (notebooks not listed read none)
 NEEDS = {
+    "03_em_missing_ratings.ipynb": ["movielens"],
     "05_reproducing_the_course.ipynb": ["course"],
 }
 
 AVAILABLE = {
     "course": datasets.course_available,
+    "movielens": datasets.movielens_100k_available,
 }
 
 

@@ -1,4 +1,4 @@
-"""Shared fixtures: the course files (through CFCORE_DATA) and small random rating matrices."""
+"""Shared fixtures: the course files and MovieLens 100K, read through CFCORE_DATA."""
 
 from __future__ import annotations
 
@@ -35,3 +35,18 @@ def course():
         return cache[name].copy()
 
     return load
+
+
+def movielens_or_skip():
+    if not datasets.movielens_100k_available():
+        reason = "MovieLens 100K not found: set CFCORE_DATA to the folder holding ml-100k/"
+        if _require_data():
+            pytest.fail(reason + " (CFCORE_REQUIRE_DATA=1)")
+        pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def movielens() -> datasets.MovieLens100K:
+    """MovieLens 100K from $CFCORE_DATA/ml-100k (never downloaded); shared, do not modify."""
+    movielens_or_skip()
+    return datasets.load_movielens_100k(download=False)

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
+import scipy.sparse as sp
 
 from . import em, kmeans, naive_em
 from .common import GaussianMixture, bic, init
@@ -158,6 +159,26 @@ class _ProgressBar:
         if self.bar is not None:
             self.bar.close()
         return False
+
+
+def held_out_log_likelihood(train, test, mixture: GaussianMixture) -> float:
+    """log p(test ratings | training ratings, mixture), summed over users (notebook 04).
+
+    Given its group, a user's ratings are independent, so for each user
+    p(x_test | x_train) = p(x_train, x_test) / p(x_train), and the total is
+    em.log_likelihood(train + test) - em.log_likelihood(train): the chain rule, with no new
+    code. train, test: (n, d) ratings over disjoint entries (dense with 0 = missing, or CSR).
+    """
+    train_ll = em.log_likelihood(train, mixture)
+    if sp.issparse(train) or sp.issparse(test):
+        both = sp.csr_matrix(train) + sp.csr_matrix(test)
+        overlap = sp.csr_matrix(train).multiply(sp.csr_matrix(test)).nnz
+    else:
+        both = np.asarray(train, dtype=float) + np.asarray(test, dtype=float)
+        overlap = int(np.count_nonzero((np.asarray(train) != 0) & (np.asarray(test) != 0)))
+    if overlap:
+        raise ValueError(f"train and test share {overlap} entries; held-out ratings must be new")
+    return em.log_likelihood(both, mixture) - train_ll
 
 
 @dataclass

@@ -70,3 +70,32 @@ def test_matched_accuracy_ignores_label_names():
     assert matched_accuracy([0, 1, 2, 0], [0, 0, 0, 0]) == 0.5
     with pytest.raises(ValueError, match="equal length"):
         matched_accuracy([0, 1], [0])
+
+
+def test_held_out_log_likelihood_is_the_predictive_density_of_the_test_ratings():
+    from scipy.special import logsumexp
+
+    from cfcore import em
+    from cfcore.selection import held_out_log_likelihood
+
+    rng = np.random.default_rng(4)
+    ratings = random_ratings(rng, 30, 8, 0.7)
+    in_test = (ratings != 0) & (rng.random(ratings.shape) < 0.3)
+    train, test = np.where(in_test, 0.0, ratings), np.where(in_test, ratings, 0.0)
+    mixture = fit(train, 3, seeds=[0]).mixture
+    post, _ = em.estep(train, mixture)
+    # by hand: log sum_j p(j | x_train) prod_{i in test} N(x_ui | mu_ji, var_j)
+    expected = 0.0
+    for u in range(train.shape[0]):
+        items = np.flatnonzero(test[u])
+        log_density = [
+            -0.5 * items.size * np.log(2 * np.pi * mixture.var[j])
+            - ((test[u, items] - mixture.mu[j, items]) ** 2).sum() / (2 * mixture.var[j])
+            for j in range(3)
+        ]
+        expected += logsumexp(np.log(post[u]) + np.array(log_density))
+    assert held_out_log_likelihood(train, test, mixture) == pytest.approx(expected, rel=1e-9)
+    sparse = held_out_log_likelihood(sp.csr_matrix(train), sp.csr_matrix(test), mixture)
+    assert sparse == pytest.approx(expected, rel=1e-9)
+    with pytest.raises(ValueError, match="share"):
+        held_out_log_likelihood(train, ratings, mixture)

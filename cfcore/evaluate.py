@@ -157,6 +157,22 @@ def make_fold(name: str, train, test) -> Fold:
     return Fold(name, X, rows, cols, values)
 
 
+def validation_split(X, fraction: float = 0.1, seed: int = 0):
+    """Hold out a seeded share of a training matrix's ratings, for choosing K and the like.
+
+    X: (n, d) CSR ratings. Each stored rating is held out with probability ``fraction``.
+    Returns (rest: CSR with the other ratings, (rows, cols, values) of the held-out ones).
+    """
+    X = ratings_csr(X)
+    if not 0 < fraction < 1:
+        raise ValueError(f"fraction must lie strictly between 0 and 1, got {fraction}")
+    rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
+    held = np.random.default_rng(seed).random(X.nnz) < fraction
+    keep = ~held
+    rest = sp.csr_matrix((X.data[keep], (rows[keep], X.indices[keep])), shape=X.shape)
+    return rest, (rows[held], X.indices[held].astype(np.intp), X.data[held])
+
+
 def held_out_errors(predictions, values) -> tuple[float, float]:
     """(RMSE, MAE) of predictions against the held-out values, both (m,) arrays."""
     predictions, values = np.asarray(predictions, float), np.asarray(values, float)
@@ -355,6 +371,9 @@ def model_registry() -> dict:
         "item-mean": ItemMean,
         "biases": BiasesModel,
         "course-em": CourseMixture,
+        "course-em-validation": lambda: CourseMixture(
+            select="validation", name="course-em-validation"
+        ),
         "residual-mixture-users": lambda: ResidualMixture(
             sides=("users",), name="residual-mixture-users"
         ),
@@ -376,6 +395,7 @@ MODEL_NAMES = (
     "item-mean",
     "biases",
     "course-em",
+    "course-em-validation",
     "residual-mixture-users",
     "residual-mixture-items",
     "residual-mixture",

@@ -11,15 +11,17 @@ The regularised biases model (notebook 06 derives it) is
                                       + reg_user sum_u b_u^2 + reg_item sum_i c_i^2,
 
 with m the mean training rating. The objective is a strictly convex quadratic, so its
-minimiser is unique; setting the gradient with respect to b (c held fixed) and then c
-(b held fixed) to zero gives the alternating closed forms
+minimiser is unique; setting its gradient to zero gives, for every user and item,
 
-    b_u = sum_{i in C_u} (x_ui - m - c_i) / (reg_user + |C_u|),
-    c_i = sum_{u in U_i} (x_ui - m - b_u) / (reg_item + |U_i|),
+    (reg_user + |C_u|) b_u + sum_{i in C_u} c_i = sum_{i in C_u} (x_ui - m),
+    (reg_item + |U_i|) c_i + sum_{u in U_i} b_u = sum_{u in U_i} (x_ui - m).
 
-repeated until neither moves (block coordinate descent converges to that minimiser). This is
-the alternating least squares of scikit-surprise's BaselineOnly (Koren 2010, section 2.1),
-with its default reg_user = 15 and reg_item = 10, run to convergence instead of 10 epochs.
+Solving the first for b_u with c fixed, and the second for c_i with b fixed, gives the
+alternating closed forms of scikit-surprise's BaselineOnly (Koren 2010, section 2.1), whose
+defaults reg_user = 15 and reg_item = 10 are used here. Alternating converges slowly when
+the ratings are dense (shifting every b_u up and every c_i down by the same t barely changes
+the fit), so ``fit_biases`` solves the same linear system by preconditioned conjugate
+gradients, to 1e-12 relative, with sparse products instead of loops.
 """
 
 from __future__ import annotations
@@ -68,14 +70,17 @@ def fit_biases(
     reg_user: float = 15.0,
     reg_item: float = 10.0,
     *,
-    tol: float = 1e-10,
+    tol: float = 1e-12,
     max_iter: int = 1000,
 ) -> Biases:
-    """Regularised user and item biases by alternating closed forms (module docstring).
+    """Regularised user and item biases: the minimiser of the module docstring's objective.
 
-    X: (n, d) CSR ratings (or dense, 0 = missing). Stops when no offset moves by more than
-    tol. With reg_user = reg_item = 0 a user or item without ratings gets offset 0 (the
-    0 / 0 is read as "no evidence"); with regularisation that happens by itself.
+    Solves its normal equations (module docstring) by conjugate gradients preconditioned with
+    their diagonal, reg + counts: the same system the alternating closed forms solve, without
+    their slow creep along b_u + t, c_i - t when the ratings are dense. Stops when the
+    residual norm is below tol times the norm of the right-hand side.
+    X: (n, d) CSR ratings (or dense, 0 = missing). A user or item without ratings gets
+    offset 0 (with regularisation 0 its equation is 0 = 0 and is left out).
     """
     X = ratings_csr(X)
     reg_user = _check_regularisation(reg_user, "reg_user")
@@ -83,19 +88,45 @@ def fit_biases(
     n, d = X.shape
     rows, cols = stored_pairs(X)
     mean = float(X.data.mean())
-    user_counts = np.bincount(rows, minlength=n).astype(np.float64)
-    item_counts = np.bincount(cols, minlength=d).astype(np.float64)
-    user_denominator = np.maximum(reg_user + user_counts, 1e-300)
-    item_denominator = np.maximum(reg_item + item_counts, 1e-300)
-    user, item = np.zeros(n), np.zeros(d)
+    centred = X.data - mean
+    M = sp.csr_matrix((np.ones(X.nnz), (rows, cols)), shape=(n, d))  # observed indicator
+    diagonal = np.r_[
+        reg_user + np.bincount(rows, minlength=n), reg_item + np.bincount(cols, minlength=d)
+    ].astype(np.float64)
+
+    def normal_matrix_times(theta):  # (A^T A + Lambda) theta, A the design of m + b_u + c_i
+        b, c = theta[:n], theta[n:]
+        return diagonal * theta + np.r_[M @ c, M.T @ b]
+
+    rhs = np.r_[np.bincount(rows, centred, n), np.bincount(cols, centred, d)]
+    preconditioner = 1.0 / np.where(diagonal > 0, diagonal, 1.0)
+    theta = conjugate_gradients(normal_matrix_times, rhs, preconditioner, tol, max_iter)
+    return Biases(mean, theta[:n], theta[n:])
+
+
+def conjugate_gradients(matrix_times, rhs, preconditioner, tol=1e-12, max_iter=1000):
+    """Solve S x = rhs for a symmetric positive (semi-)definite S given as x -> S x.
+
+    Preconditioned conjugate gradients (Shewchuk 1994, B3) from x = 0 with the diagonal
+    preconditioner (an array of 1 / S_kk); stops at ||S x - rhs|| <= tol ||rhs||.
+    """
+    x = np.zeros_like(rhs)
+    residual = rhs.copy()
+    threshold = tol * np.linalg.norm(rhs)
+    z = preconditioner * residual
+    direction = z.copy()
+    rz = residual @ z
     for _ in range(max_iter):
-        new_user = np.bincount(rows, X.data - mean - item[cols], n) / user_denominator
-        new_item = np.bincount(cols, X.data - mean - new_user[rows], d) / item_denominator
-        change = max(np.abs(new_user - user).max(), np.abs(new_item - item).max())
-        user, item = new_user, new_item
-        if change <= tol:
+        if np.linalg.norm(residual) <= threshold:
             break
-    return Biases(mean, user, item)
+        S_direction = matrix_times(direction)
+        step = rz / (direction @ S_direction)
+        x += step * direction
+        residual -= step * S_direction
+        z = preconditioner * residual
+        rz, previous_rz = residual @ z, rz
+        direction = z + (rz / previous_rz) * direction
+    return x
 
 
 class GlobalMean(RatingModel):

@@ -66,9 +66,10 @@ def test_unregularised_biases_are_the_two_way_additive_fit():
     np.testing.assert_allclose(model.predict([0, 0, 1, 1], [0, 1, 0, 1]), [5, 2.75, 3.75, 1.25])
 
 
-def test_biases_solve_the_regularised_normal_equations():
+@pytest.mark.parametrize("density", [0.3, 1.0])  # dense ratings: where alternating creeps
+def test_biases_solve_the_regularised_normal_equations(density):
     rng = np.random.default_rng(3)
-    X = sp.random(30, 20, density=0.3, random_state=4, format="csr")
+    X = sp.random(30, 20, density=density, random_state=4, format="csr")
     X.data = rng.integers(1, 6, X.nnz).astype(float)
     reg_user, reg_item = 2.5, 4.0
     rows, cols = X.nonzero()

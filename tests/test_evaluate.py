@@ -255,3 +255,18 @@ def test_the_command_line_names_what_is_wrong(capsys, tmp_path):
     assert "nope.csv" in capsys.readouterr().err
     assert main(["evaluate", "--dataset", "course", "--models", "magic"]) == 2
     assert "unknown model 'magic'" in capsys.readouterr().err
+
+
+def test_a_validation_split_partitions_the_training_ratings():
+    X = sp.csr_matrix(random_ratings(np.random.default_rng(6), 50, 30, 0.5))
+    rest, (rows, cols, values) = ev.validation_split(X, 0.2, seed=3)
+    assert rest.nnz + values.size == X.nnz and 0.1 < values.size / X.nnz < 0.3
+    np.testing.assert_array_equal(np.asarray(X[rows, cols]).ravel(), values)
+    assert (np.asarray(rest[rows, cols]).ravel() == 0).all()
+    np.testing.assert_array_equal(
+        (rest + sp.csr_matrix((values, (rows, cols)), X.shape)).toarray(), X.toarray()
+    )
+    again = ev.validation_split(X, 0.2, seed=3)[1]
+    np.testing.assert_array_equal(again[0], rows)
+    with pytest.raises(ValueError, match="fraction"):
+        ev.validation_split(X, 1.0)

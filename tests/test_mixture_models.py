@@ -204,3 +204,12 @@ def test_a_stored_zero_residual_is_observed():
     R = sp.csr_matrix((np.array([0.0, 1.0]), np.array([0, 1]), np.array([0, 2])), shape=(1, 3))
     assert R.nnz == 2
     np.testing.assert_allclose(em.observed(R, allow_negative=True).counts, [2])
+
+
+def test_course_mixture_can_choose_k_on_a_validation_split_of_the_training_matrix():
+    X = sp.csr_matrix(random_ratings(np.random.default_rng(5), 40, 8, 0.8))
+    model = CourseMixture(Ks=(1, 2, 3), seeds=range(2), select="validation").fit(X)
+    scores = model.validation_rmse_
+    assert set(scores) == {1, 2, 3} and model.K_ == min(scores, key=scores.get)
+    with pytest.raises(ValueError, match="select"):
+        CourseMixture(select="test")

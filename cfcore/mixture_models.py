@@ -4,8 +4,8 @@ Two models, both ``cfcore.evaluate`` models (derivations in docs/derivations.md,
 
 ``CourseMixture``
     The course's model unchanged: ``cfcore.em`` on the training ratings, best of 5 seeds,
-    K chosen by BIC on the training fold (never on the test fold); a missing rating is
-    predicted by its posterior mean sum_j post_uj mu_ji.
+    K chosen on the training fold only (by BIC, the course's rule, or on a validation split
+    carved from it); a missing rating is predicted by its posterior mean sum_j post_uj mu_ji.
 
 ``ResidualMixture``
     The same missing-data mixture, fitted to what regularised biases leave unexplained:

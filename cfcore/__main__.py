@@ -77,8 +77,12 @@ def build_parser() -> argparse.ArgumentParser:
         "or the path of a ratings file (seeded 5-fold split f1..f5)",
     )
     evaluate.add_argument("--folds", help="comma-separated fold names (default: all)")
+    from .evaluate import MODEL_NAMES
+
     evaluate.add_argument(
-        "--models", help="comma-separated model names (default: every available model)"
+        "--models",
+        help="comma-separated model names (default: every available model): "
+        + ", ".join(MODEL_NAMES),
     )
     evaluate.add_argument("--data-dir", help="folder of the course files for --dataset course")
     evaluate.add_argument("--json", action="store_true", help="print JSON instead of a table")

@@ -84,7 +84,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="comma-separated model names (default: every available model): "
         + ", ".join(MODEL_NAMES),
     )
-    evaluate.add_argument("--data-dir", help="folder of the course files for --dataset course")
+    evaluate.add_argument(
+        "--data-dir",
+        help="folder of the course files (--dataset course) or of MovieLens 100K (ml-100k)",
+    )
     evaluate.add_argument("--json", action="store_true", help="print JSON instead of a table")
     evaluate.add_argument(
         "--progress", action="store_true", help="report each model on stderr as it finishes"

@@ -315,8 +315,10 @@ ML100K_FOLDS = ("u1", "u2", "u3", "u4", "u5")
 def load_folds(dataset: str, fold_names=None, data_dir=None) -> list[Fold]:
     """Folds of a named data set.
 
-    "course": one fold, the course's missing entries (``course_fold``);
-    "ml-100k": MovieLens 100K's canonical folds u1..u5 (``fold_names`` picks some);
+    "course": one fold, the course's missing entries (``course_fold``; data_dir is the
+    folder of the course files);
+    "ml-100k": MovieLens 100K's canonical folds u1..u5 (``fold_names`` picks some), from
+    ``data_dir`` if given (see ``datasets.load_movielens_100k``);
     any other string: a ratings file read by ``datasets.load_ratings``, split by
     ``datasets.k_fold(data, k=5, seed=0)`` into folds f1..f5.
     """
@@ -325,7 +327,8 @@ def load_folds(dataset: str, fold_names=None, data_dir=None) -> list[Fold]:
     if dataset == "course":
         available = {"course": lambda: course_fold(data_dir)}
     elif dataset == "ml-100k":
-        movielens = _loader(datasets, "load_movielens_100k")()
+        load_movielens = _loader(datasets, "load_movielens_100k")
+        movielens = load_movielens() if data_dir is None else load_movielens(data_dir)
         available = {
             name: (lambda name=name: fold_from_ratings(name, *movielens.folds[name]))
             for name in ML100K_FOLDS

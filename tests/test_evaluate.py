@@ -217,7 +217,13 @@ def test_movielens_folds_are_read_through_the_datasets_loader(monkeypatch, capsy
 
     splits = fake_splits()
     movielens = SimpleNamespace(folds={f"u{k}": splits[k % 2] for k in range(1, 6)})
-    monkeypatch.setattr(datasets, "load_movielens_100k", lambda: movielens, raising=False)
+    folders = []
+
+    def load_movielens_100k(data_dir=None):
+        folders.append(data_dir)
+        return movielens
+
+    monkeypatch.setattr(datasets, "load_movielens_100k", load_movielens_100k, raising=False)
     folds = ev.load_folds("ml-100k", ["u1", "u2"])
     assert [f.name for f in folds] == ["u1", "u2"]
     assert (
@@ -228,6 +234,12 @@ def test_movielens_folds_are_read_through_the_datasets_loader(monkeypatch, capsy
     )
     (record,) = json.loads(capsys.readouterr().out)
     assert record["model"] == "biases" and len(record["rmse_folds"]) == 2
+    assert (
+        main(["evaluate", "--dataset", "ml-100k", "--data-dir", "/ml", "--models", "biases"]) == 0
+    )
+    assert folders == [None, None, "/ml"]
+    (row,) = parse_table(capsys.readouterr().out)
+    assert row["model"] == "biases" and len(row["rmse_folds"]) == 5
     assert main(["evaluate", "--dataset", "ml-100k", "--folds", "u9"]) == 2
     assert "u9" in capsys.readouterr().err
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from conftest import random_ratings
+from synthetic import random_ratings
 
 from cfcore import evaluate as ev
 from cfcore.baselines import BiasesModel

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from conftest import random_ratings
+from synthetic import random_ratings
 
 from cfcore import evaluate as ev
 from cfcore.__main__ import main

@@ -7,9 +7,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from conftest import random_ratings
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from synthetic import random_ratings
 
 from cfcore import em, mixture_models
 from cfcore.baselines import fit_biases

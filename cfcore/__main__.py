@@ -1,4 +1,8 @@
-"""Command line: ``python -m cfcore reproduce [--data-dir DIR] [--json]``."""
+"""Command line.
+
+``python -m cfcore reproduce [--data-dir DIR] [--json]``
+``python -m cfcore evaluate --dataset ml-100k|course|PATH [--folds u1,u2] [--models a,b] [--json]``
+"""
 
 from __future__ import annotations
 
@@ -31,6 +35,26 @@ def _reproduce(args: argparse.Namespace) -> int:
     return 0 if all(row.matches is not False for row in rows) else 1
 
 
+def _evaluate(args: argparse.Namespace) -> int:
+    from .evaluate import as_records, evaluate, format_table, load_folds, make_models
+
+    names = lambda text: [part.strip() for part in text.split(",") if part.strip()]  # noqa: E731
+    try:
+        models = make_models(None if args.models is None else names(args.models))
+        folds = load_folds(
+            args.dataset, None if args.folds is None else names(args.folds), args.data_dir
+        )
+    except (ValueError, ImportError, FileNotFoundError) as err:
+        print(f"cfcore evaluate: {err}", file=sys.stderr)
+        return 2
+    results = evaluate(models, folds, progress=args.progress)
+    if args.json:
+        print(json.dumps(as_records(results), indent=2))
+    else:
+        print(format_table(results))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m cfcore", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -42,6 +66,33 @@ def build_parser() -> argparse.ArgumentParser:
     )
     reproduce.add_argument("--json", action="store_true", help="print JSON instead of a table")
     reproduce.set_defaults(handler=_reproduce)
+
+    evaluate = commands.add_parser(
+        "evaluate", help="held-out RMSE of every model beside the baselines, per fold"
+    )
+    evaluate.add_argument(
+        "--dataset",
+        required=True,
+        help="ml-100k (folds u1..u5), course (the entries missing from netflix_incomplete) "
+        "or the path of a ratings file (seeded 5-fold split f1..f5)",
+    )
+    evaluate.add_argument("--folds", help="comma-separated fold names (default: all)")
+    from .evaluate import MODEL_NAMES
+
+    evaluate.add_argument(
+        "--models",
+        help="comma-separated model names (default: every available model): "
+        + ", ".join(MODEL_NAMES),
+    )
+    evaluate.add_argument(
+        "--data-dir",
+        help="folder of the course files (--dataset course) or of MovieLens 100K (ml-100k)",
+    )
+    evaluate.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    evaluate.add_argument(
+        "--progress", action="store_true", help="report each model on stderr as it finishes"
+    )
+    evaluate.set_defaults(handler=_evaluate)
     return parser
 
 

@@ -23,11 +23,20 @@ def _first_bad_entry(bad: np.ndarray) -> str:
     return f"{int(bad.sum())} entries, the first at row {row}, column {col}"
 
 
-def check_matrix(X: Any, name: str = "X", *, ratings: bool, allow_sparse: bool):
+def check_matrix(
+    X: Any,
+    name: str = "X",
+    *,
+    ratings: bool,
+    allow_sparse: bool,
+    allow_negative_sparse: bool = False,
+):
     """Return X as a float64 ndarray, or as a canonical float CSR matrix, after checking it.
 
     ratings=True means the course's rating format: entries >= 0, 0 = missing (dense), or
     stored entries = observed ratings (sparse). ratings=False means complete data (any real).
+    allow_negative_sparse=True lets a sparse X store negative values (e.g. residuals after
+    biases); a dense X keeps the course format, where 0 means missing and nothing is negative.
     """
     if is_sparse(X):
         if not allow_sparse:
@@ -51,7 +60,7 @@ def check_matrix(X: Any, name: str = "X", *, ratings: bool, allow_sparse: bool):
                 f"{name} stores {int((~np.isfinite(data)).sum())} NaN or infinite ratings; "
                 "a sparse ratings matrix stores only observed, finite ratings"
             )
-        if ratings and (data < 0).any():
+        if ratings and not allow_negative_sparse and (data < 0).any():
             raise ValueError(
                 f"{name} stores {int((data < 0).sum())} negative ratings; ratings must be >= 0 "
                 "(shift the rating scale so that every rating is non-negative)"

@@ -45,11 +45,16 @@ class Ratings(NamedTuple):
     counts: np.ndarray
 
 
-def observed(X) -> Ratings:
-    """Check a ratings matrix (dense or CSR) and precompute its mask and row statistics."""
+def observed(X, *, allow_negative: bool = False) -> Ratings:
+    """Check a ratings matrix (dense or CSR) and precompute its mask and row statistics.
+
+    allow_negative=True accepts negative stored values in a CSR matrix (real-valued data such
+    as residuals after biases: every stored entry, 0 included, is observed); a dense X still
+    uses 0 = missing and must be non-negative.
+    """
     if isinstance(X, Ratings):
         return X
-    X = check_matrix(X, ratings=True, allow_sparse=True)
+    X = check_matrix(X, ratings=True, allow_sparse=True, allow_negative_sparse=allow_negative)
     if is_sparse(X):
         M = with_data(X, np.ones_like(X.data))
     else:

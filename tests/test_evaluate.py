@@ -1,0 +1,284 @@
+"""Held-out evaluation: folds never leak test ratings, errors count hidden entries only, the
+JSON is what the table shows, results repeat exactly, and the data sets load as folds."""
+
+from __future__ import annotations
+
+import json
+import re
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from synthetic import random_ratings
+
+from cfcore import evaluate as ev
+from cfcore.__main__ import main
+from cfcore.baselines import BiasesModel, GlobalMean, ItemMean, UserMean
+from cfcore.mixture_models import ResidualMixture
+
+TRAIN = np.array([[5.0, 3.0, 0.0], [4.0, 0.0, 1.0], [0.0, 2.0, 0.0]])
+# hidden entries (0, 2), (1, 1), (2, 0) with their true ratings
+TEST = (np.array([0, 1, 2]), np.array([2, 1, 0]), np.array([1.0, 2.0, 4.0]))
+
+
+def small_fold(name="small"):
+    return ev.make_fold(name, sp.csr_matrix(TRAIN), TEST)
+
+
+def test_held_out_errors_by_hand():
+    rmse, mae = ev.held_out_errors([3.0, 3.0, 3.0], [1.0, 2.0, 4.0])
+    assert rmse == pytest.approx(np.sqrt((4 + 1 + 1) / 3))
+    assert mae == pytest.approx((2 + 1 + 1) / 3)
+
+
+def test_baselines_score_only_the_hidden_entries():
+    results = ev.evaluate([GlobalMean(), UserMean(), ItemMean()], [small_fold()])
+    # global 3; user means 4, 2.5, 2; item means 4.5, 2.5, 1
+    expected = {
+        "global-mean": [3.0, 3.0, 3.0],
+        "user-mean": [4.0, 2.5, 2.0],
+        "item-mean": [1.0, 2.5, 4.5],
+    }
+    for result in results:
+        errors = np.array(expected[result.model]) - TEST[2]
+        assert result.rmse_folds == [pytest.approx(np.sqrt(np.mean(errors**2)))]
+        assert result.mae_folds == [pytest.approx(np.mean(np.abs(errors)))]
+        assert result.folds == ["small"] and len(result.fit_seconds_folds) == 1
+
+
+def test_a_fold_refuses_test_pairs_that_are_stored_in_train():
+    leaky = (np.array([0, 1]), np.array([0, 2]), np.array([5.0, 1.0]))
+    with pytest.raises(ValueError, match="2 test pairs are also stored in train"):
+        ev.make_fold("leaky", sp.csr_matrix(TRAIN), leaky)
+
+
+@pytest.mark.parametrize(
+    "test, message",
+    [
+        ((np.array([0, 0]), np.array([2, 2]), np.array([1.0, 2.0])), "appears twice"),
+        ((np.array([0]), np.array([2]), np.array([np.nan])), "finite"),
+        ((np.array([0]), np.array([3]), np.array([1.0])), "cols must lie in"),
+        ((np.array([0.5]), np.array([2]), np.array([1.0])), "integer"),
+        ((np.array([], int), np.array([], int), np.array([])), "empty"),
+        (None, "rows, cols, values"),
+    ],
+)
+def test_a_bad_test_set_is_named(test, message):
+    with pytest.raises((TypeError, ValueError), match=message):
+        ev.make_fold("bad", TRAIN, test)
+
+
+class Spy:
+    """A model that records what it was trained on and predicts the training mean."""
+
+    name = "spy"
+
+    def fit(self, train):
+        self.train = train
+        return self
+
+    def predict(self, rows, cols):
+        return np.full(len(rows), self.train.data.mean())
+
+
+def test_models_are_trained_on_the_training_ratings_only():
+    rng = np.random.default_rng(0)
+    full = random_ratings(rng, 30, 20, 0.8)
+    rows, cols = np.nonzero(full)
+    hidden = rng.random(rows.size) < 0.2
+    train = full.copy()
+    train[rows[hidden], cols[hidden]] = 0.0
+    fold = ev.make_fold(
+        "f", sp.csr_matrix(train), (rows[hidden], cols[hidden], full[rows, cols][hidden])
+    )
+    spy = Spy()
+    ev.evaluate([spy], [fold])
+    seen = spy.train.toarray()
+    assert (seen[rows[hidden], cols[hidden]] == 0).all()
+    np.testing.assert_array_equal(seen, train)
+
+
+def test_a_model_returning_nan_is_refused():
+    class Broken(Spy):
+        def predict(self, rows, cols):
+            return np.full(len(rows), np.nan)
+
+    with pytest.raises(ValueError, match="NaN"):
+        ev.evaluate([Broken()], [small_fold()])
+
+
+def parse_table(text: str) -> list[dict]:
+    """format_table's text back into as_records' form."""
+    lines = text.strip().splitlines()
+    n_folds = len(lines[0].split()) - 7  # model, RMSE mean, folds..., MAE mean, fit s/fold
+    records = []
+    for line in lines[2:]:
+        name, *numbers = re.split(r"\s{2,}", line.strip())
+        numbers = [float(x) for x in numbers]
+        records.append(
+            {
+                "model": name,
+                "rmse_mean": numbers[0],
+                "rmse_folds": numbers[1 : 1 + n_folds],
+                "mae_mean": numbers[1 + n_folds],
+                "fit_seconds": numbers[2 + n_folds],
+            }
+        )
+    return records
+
+
+def two_folds():
+    rng = np.random.default_rng(1)
+    full = random_ratings(rng, 40, 15, 0.9)
+    rows, cols = np.nonzero(full)
+    folds = []
+    for k, hidden in enumerate(np.array_split(rng.permutation(rows.size), 2), start=1):
+        train = full.copy()
+        train[rows[hidden], cols[hidden]] = 0.0
+        folds.append(
+            ev.make_fold(f"f{k}", train, (rows[hidden], cols[hidden], full[rows, cols][hidden]))
+        )
+    return folds
+
+
+def test_the_json_is_what_the_table_shows():
+    models = [GlobalMean(), BiasesModel(), ResidualMixture(3, seeds=range(2))]
+    results = ev.evaluate(models, two_folds())
+    table = ev.format_table(results)
+    assert parse_table(table) == ev.as_records(results)
+    assert json.loads(json.dumps(ev.as_records(results))) == ev.as_records(results)
+    assert [r["model"] for r in ev.as_records(results)] == [m.name for m in models]
+
+
+def test_results_repeat_exactly_run_to_run():
+    def run():
+        models = [BiasesModel(), ResidualMixture(3, seeds=range(3))]
+        return [(r.rmse_folds, r.mae_folds) for r in ev.evaluate(models, two_folds())]
+
+    assert run() == run()
+
+
+# ------------------------------------------------------------------------- data sets
+
+
+def test_the_course_fold_holds_out_every_missing_entry(course):
+    fold = ev.course_fold()
+    incomplete, complete = course("netflix_incomplete"), course("netflix_complete")
+    hidden = (incomplete == 0) & (complete != 0)
+    assert fold.n_test == hidden.sum()
+    np.testing.assert_array_equal(fold.train.toarray(), incomplete)
+    np.testing.assert_array_equal(fold.values, complete[fold.rows, fold.cols])
+    assert (incomplete[fold.rows, fold.cols] == 0).all()
+
+
+def test_evaluate_on_the_course_data_from_the_command_line(course, capsys):
+    models = "user-mean,item-mean,biases"
+    assert main(["evaluate", "--dataset", "course", "--models", models, "--json"]) == 0
+    records = json.loads(capsys.readouterr().out)
+    assert [r["model"] for r in records] == models.split(",")
+    assert all(len(r["rmse_folds"]) == 1 and r["rmse_folds"][0] == r["rmse_mean"] for r in records)
+    # the user-mean baseline recomputed from the two matrices directly
+    incomplete, complete = course("netflix_incomplete"), course("netflix_complete")
+    user_means = incomplete.sum(axis=1) / (incomplete > 0).sum(axis=1)
+    hidden = (incomplete == 0) & (complete != 0)  # complete has 2429 entries with no rating
+    errors = (np.broadcast_to(user_means[:, None], hidden.shape) - complete)[hidden]
+    by_model = {r["model"]: r["rmse_mean"] for r in records}
+    assert by_model["user-mean"] == round(float(np.sqrt(np.mean(errors**2))), 4)
+    assert main(["evaluate", "--dataset", "course", "--models", models]) == 0
+    table = parse_table(capsys.readouterr().out)
+    strip = lambda rows: [{k: v for k, v in r.items() if k != "fit_seconds"} for r in rows]  # noqa: E731
+    assert strip(table) == strip(records)
+
+
+class FakeRatings:
+    """Duck-typed RatingsData: .matrix (CSR) and .triples() -> (rows, cols, values)."""
+
+    def __init__(self, matrix):
+        self.matrix = sp.csr_matrix(matrix)
+
+    def triples(self):
+        rows, cols = self.matrix.nonzero()
+        return rows, cols, np.asarray(self.matrix[rows, cols]).ravel()
+
+
+def fake_splits():
+    return [
+        (
+            FakeRatings(f.train),
+            FakeRatings(sp.csr_matrix((f.values, (f.rows, f.cols)), shape=f.train.shape)),
+        )
+        for f in two_folds()
+    ]
+
+
+def test_movielens_folds_are_read_through_the_datasets_loader(monkeypatch, capsys):
+    from cfcore import datasets
+
+    splits = fake_splits()
+    movielens = SimpleNamespace(folds={f"u{k}": splits[k % 2] for k in range(1, 6)})
+    folders = []
+
+    def load_movielens_100k(data_dir=None):
+        folders.append(data_dir)
+        return movielens
+
+    monkeypatch.setattr(datasets, "load_movielens_100k", load_movielens_100k, raising=False)
+    folds = ev.load_folds("ml-100k", ["u1", "u2"])
+    assert [f.name for f in folds] == ["u1", "u2"]
+    assert (
+        main(
+            ["evaluate", "--dataset", "ml-100k", "--folds", "u2,u3", "--models", "biases", "--json"]
+        )
+        == 0
+    )
+    (record,) = json.loads(capsys.readouterr().out)
+    assert record["model"] == "biases" and len(record["rmse_folds"]) == 2
+    assert (
+        main(["evaluate", "--dataset", "ml-100k", "--data-dir", "/ml", "--models", "biases"]) == 0
+    )
+    assert folders == [None, None, "/ml"]
+    (row,) = parse_table(capsys.readouterr().out)
+    assert row["model"] == "biases" and len(row["rmse_folds"]) == 5
+    assert main(["evaluate", "--dataset", "ml-100k", "--folds", "u9"]) == 2
+    assert "u9" in capsys.readouterr().err
+
+
+def test_a_ratings_file_is_split_into_five_seeded_folds(monkeypatch, tmp_path):
+    from cfcore import datasets
+
+    path = tmp_path / "ratings.csv"
+    path.write_text("user,item,rating\n")
+    calls = []
+
+    def k_fold(data, k=5, seed=0):
+        calls.append((data, k, seed))
+        return fake_splits() * 2 + fake_splits()[:1]
+
+    monkeypatch.setattr(datasets, "load_ratings", lambda p: f"loaded {p}", raising=False)
+    monkeypatch.setattr(datasets, "k_fold", k_fold, raising=False)
+    folds = ev.load_folds(str(path))
+    assert [f.name for f in folds] == ["f1", "f2", "f3", "f4", "f5"]
+    assert calls == [(f"loaded {path}", 5, 0)]
+
+
+def test_the_command_line_names_what_is_wrong(capsys, tmp_path):
+    assert main(["evaluate", "--dataset", str(tmp_path / "nope.csv")]) == 2
+    assert "nope.csv" in capsys.readouterr().err
+    assert main(["evaluate", "--dataset", "course", "--models", "magic"]) == 2
+    assert "unknown model 'magic'" in capsys.readouterr().err
+
+
+def test_a_validation_split_partitions_the_training_ratings():
+    X = sp.csr_matrix(random_ratings(np.random.default_rng(6), 50, 30, 0.5))
+    rest, (rows, cols, values) = ev.validation_split(X, 0.2, seed=3)
+    assert rest.nnz + values.size == X.nnz and 0.1 < values.size / X.nnz < 0.3
+    np.testing.assert_array_equal(np.asarray(X[rows, cols]).ravel(), values)
+    assert (np.asarray(rest[rows, cols]).ravel() == 0).all()
+    np.testing.assert_array_equal(
+        (rest + sp.csr_matrix((values, (rows, cols)), X.shape)).toarray(), X.toarray()
+    )
+    again = ev.validation_split(X, 0.2, seed=3)[1]
+    np.testing.assert_array_equal(again[0], rows)
+    with pytest.raises(ValueError, match="fraction"):
+        ev.validation_split(X, 1.0)

@@ -15,6 +15,7 @@ from cfcore import datasets
 #: which data each notebook reads (notebooks not listed read none)
 NEEDS = {
     "03_em_missing_ratings.ipynb": ["movielens"],
+    "04_choosing_k.ipynb": ["movielens"],
     "05_reproducing_the_course.ipynb": ["course"],
 }
 

@@ -17,7 +17,8 @@ def _name(requirement: str) -> str:
 
 def test_environment_yml_matches_pyproject():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    wanted = project["dependencies"] + project["optional-dependencies"]["dev"]
+    extras = project["optional-dependencies"]
+    wanted = project["dependencies"] + extras["dev"] + extras["compare"]
     environment = yaml.safe_load((ROOT / "environment.yml").read_text())
     assert environment["channels"] == ["conda-forge", "nodefaults"]
     conda = [dep for dep in environment["dependencies"] if isinstance(dep, str)]
@@ -25,4 +26,4 @@ def test_environment_yml_matches_pyproject():
     for requirement in wanted:
         assert conda_specs.get(_name(requirement)) == requirement.replace(" ", ""), requirement
     pip = next(dep["pip"] for dep in environment["dependencies"] if isinstance(dep, dict))
-    assert pip == ["-e .[dev]"]
+    assert pip == ["-e .[dev,compare]"]

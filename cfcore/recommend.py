@@ -381,7 +381,8 @@ class Recommender:
 
     # -- folding in -----------------------------------------------------------------------
 
-    def _row(self, ratings) -> sp.csr_matrix:
+    def row(self, ratings) -> sp.csr_matrix:
+        """A user given as {item id: rating} as a (1, d) CSR row, after checking ids and scale."""
         if not isinstance(ratings, Mapping):
             raise TypeError(
                 f"ratings must be a mapping {{item id: rating}}, got {type(ratings).__name__}"
@@ -400,7 +401,7 @@ class Recommender:
 
     def fold_in(self, ratings: Mapping) -> UserFold:
         """One E-step for a user given as {item id: rating}; no refit."""
-        row = self._row(ratings)
+        row = self.row(ratings)
         post = fold_in(self.space.encode(row), self.mixture)
         predictions = self.space.decode(row, predict(post, self.mixture)[None, :])[0]
         rated = np.zeros(self.train.n_items, dtype=bool)

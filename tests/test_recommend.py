@@ -5,10 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from synthetic import random_ratings
+from synthetic import random_ratings, titled_ratings
 
 from cfcore import common, em, fit
-from cfcore.datasets import RatingsData
 from cfcore.recommend import (
     Recommender,
     cluster_support,
@@ -117,24 +116,8 @@ def test_bad_ratings_are_named(fitted):
 # --- the Recommender on a small RatingsData -----------------------------------------------
 
 
-def small_data() -> RatingsData:
-    X = random_ratings(np.random.default_rng(3), 80, 10, 0.6)
-    titles = [f"Film {chr(65 + i)} ({1990 + i})" for i in range(10)]
-    genres = np.random.default_rng(4).random((10, 3)) < 0.5
-    genres[:, 0] = True  # every film is a drama, so every genre is rated
-    return RatingsData.from_dense(
-        X,
-        item_ids=np.arange(101, 111),
-        titles=titles,
-        genres=genres,
-        genre_names=["Drama", "Comedy", "Horror"],
-        scale=(1, 5),
-        name="small",
-    )
-
-
 def test_recommender_folds_in_by_item_id_and_matches_training_posteriors():
-    data = small_data()
+    data = titled_ratings()
     result = fit(data.matrix, 3, seeds=range(2))
     recommender = Recommender(result.mixture, data, min_support=0.0)
     np.testing.assert_allclose(recommender.post, em.estep(data.matrix, result.mixture)[0])
@@ -151,7 +134,7 @@ def test_recommender_folds_in_by_item_id_and_matches_training_posteriors():
 
 
 def test_recommender_checks_ids_and_the_scale():
-    data = small_data()
+    data = titled_ratings()
     recommender = Recommender(fit(data.matrix, 2, seeds=[0]).mixture, data)
     with pytest.raises(ValueError, match=r"item_id 5 is not one of the 10 items"):
         recommender.fold_in({5: 3})
@@ -168,7 +151,7 @@ def test_recommender_checks_ids_and_the_scale():
 
 
 def test_search_is_case_insensitive_and_puts_the_most_rated_first():
-    data = small_data()
+    data = titled_ratings()
     recommender = Recommender(fit(data.matrix, 2, seeds=[0]).mixture, data)
     hits = recommender.search("film", limit=10)
     counts = np.bincount(data.matrix.indices, minlength=10)
@@ -178,7 +161,7 @@ def test_search_is_case_insensitive_and_puts_the_most_rated_first():
 
 
 def test_cluster_profiles_describe_every_cluster():
-    data = small_data()
+    data = titled_ratings()
     recommender = Recommender(fit(data.matrix, 3, seeds=[0]).mixture, data, min_support=2.0)
     profiles = recommender.cluster_profiles(n_titles=2)
     assert [p.cluster for p in profiles] == [0, 1, 2]
@@ -206,7 +189,7 @@ class ShiftedRatings:
 
 
 def test_a_mixture_of_transformed_ratings_plugs_in_through_its_space():
-    data = small_data()
+    data = titled_ratings()
     space = ShiftedRatings()
     mixture = fit(space.encode(data.matrix), 2, seeds=[0]).mixture
     recommender = Recommender(mixture, data, space=space, min_support=0.0)

@@ -230,9 +230,14 @@ def em_summary(run: EMRun, iteration: int | None = None) -> str:
     )
 
 
-def em_figure(run: EMRun, iteration: int | None = None) -> Figure:
-    """Log-likelihood trace with the iteration marked, beside the clusters or profiles."""
-    fig = Figure(figsize=(11, 4.2))  # no layout engine: it would double the drawing time
+def em_figure(run: EMRun, iteration: int | None = None, fig: Figure | None = None) -> Figure:
+    """Log-likelihood trace with the iteration marked, beside the clusters or profiles.
+
+    fig: an empty figure to draw into (e.g. ``plt.figure(figsize=(11, 4.2))`` in a notebook);
+    default a new Figure made without pyplot, as the widget renders it.
+    """
+    if fig is None:
+        fig = Figure(figsize=(11, 4.2))  # no layout engine: it would double the drawing time
     trace_ax, view_ax = fig.subplots(1, 2, width_ratios=[1, 1.5])
     fig.subplots_adjust(left=0.1, right=0.97, bottom=0.27, top=0.91, wspace=0.45)
     if run.error is not None:

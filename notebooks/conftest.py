@@ -16,6 +16,7 @@ from cfcore import datasets
 NEEDS = {
     "03_em_missing_ratings.ipynb": ["movielens"],
     "05_reproducing_the_course.ipynb": ["course"],
+    "07_interactive.ipynb": ["movielens"],
 }
 
 AVAILABLE = {

@@ -444,7 +444,16 @@ def users_with_held_out(held_out: RatingsData) -> list[tuple[str, object]]:
 
 
 def user_report(recommender: Recommender, held_out: RatingsData, user_id, n: int = 10):
-    """Fold a training user in from their training ratings and compare with held_out."""
+    """Fold a training user in from their training ratings and compare with held_out.
+
+    held_out: ratings of the same users and items as ``recommender.train`` (the test half
+    of the same fold), so that row u is the same user in both.
+    """
+    if held_out.shape != recommender.train.shape:
+        raise ValueError(
+            f"held_out must rate the recommender's {recommender.train.shape} users x items, "
+            f"got {held_out.shape}; pass the test half of the fold it was fitted on"
+        )
     ratings = recommender.user_ratings(user_id)
     user = recommender.fold_in(ratings)
     row = held_out.matrix[recommender.user_index(user_id)]
@@ -483,11 +492,6 @@ def format_user_report(report: UserReport, n_held_out: int = 8) -> str:
     for title, actual, predicted in report.held_out_predictions[:n_held_out]:
         lines.append(f"{actual:6g}  {predicted:9.2f}  {_short(title)}")
     return "\n".join(lines)
-
-
-def held_out_fold(data, fold: str = "u1") -> RatingsData:
-    """The test half of a MovieLens fold: the ratings the user explorer checks against."""
-    return data.folds[fold][1]
 
 
 class UserExplorer(_Explorer):

@@ -187,6 +187,8 @@ def test_user_report_compares_recommendations_with_the_held_out_fold(recommender
     assert [p for _, _, p in report.held_out_predictions] == sorted(
         predictions[truth_row.indices], reverse=True
     )
+    with pytest.raises(ValueError, match=r"held_out must rate the recommender's \(120, 12\)"):
+        user_report(recommender, titled_ratings(n_users=5, n_items=12), user_id)
     trained = set(recommender.user_ratings(user_id))
     assert trained.isdisjoint(r.item_id for r in report.recommendations)
     assert report.n_train == len(trained)

@@ -33,12 +33,14 @@ sync-check: install
 test: install lint sync-check
 	CFCORE_FIGURES=$$(mktemp -d) $(BIN)/python -m pytest
 
-# the course table, then every notebook executed headless (this rewrites figures/)
+# the course table, then every notebook executed headless (this rewrites figures/);
+# widget state (random model ids, image bytes) is not written into the notebooks
 run: install
 	$(BIN)/python -m cfcore reproduce
 	$(BIN)/jupytext --sync notebooks/[0-9]*.py
 	$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
-	  --ExecutePreprocessor.record_timing=False notebooks/*.ipynb
+	  --ExecutePreprocessor.record_timing=False \
+	  --ExecutePreprocessor.store_widget_state=False notebooks/*.ipynb
 
 lab: install
 	$(BIN)/jupyter lab notebooks/

@@ -17,6 +17,7 @@ NEEDS = {
     "03_em_missing_ratings.ipynb": ["movielens"],
     "04_choosing_k.ipynb": ["movielens"],
     "05_reproducing_the_course.ipynb": ["course"],
+    "07_interactive.ipynb": ["movielens"],
 }
 
 AVAILABLE = {

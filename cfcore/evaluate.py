@@ -327,8 +327,7 @@ def load_folds(dataset: str, fold_names=None, data_dir=None) -> list[Fold]:
     if dataset == "course":
         available = {"course": lambda: course_fold(data_dir)}
     elif dataset == "ml-100k":
-        load_movielens = _loader(datasets, "load_movielens_100k")
-        movielens = load_movielens() if data_dir is None else load_movielens(data_dir)
+        movielens = datasets.load_movielens_100k(data_dir)
         available = {
             name: (lambda name=name: fold_from_ratings(name, *movielens.folds[name]))
             for name in ML100K_FOLDS
@@ -340,8 +339,8 @@ def load_folds(dataset: str, fold_names=None, data_dir=None) -> list[Fold]:
             raise FileNotFoundError(
                 f"dataset must be 'course', 'ml-100k' or a ratings file; {dataset} is none"
             )
-        ratings = _loader(datasets, "load_ratings")(dataset)
-        splits = _loader(datasets, "k_fold")(ratings, k=5, seed=0)
+        ratings = datasets.load_ratings(dataset)
+        splits = datasets.k_fold(ratings, k=5, seed=0)
         available = {
             f"f{k}": (lambda pair=pair, k=k: fold_from_ratings(f"f{k}", *pair))
             for k, pair in enumerate(splits, start=1)
@@ -353,13 +352,6 @@ def load_folds(dataset: str, fold_names=None, data_dir=None) -> list[Fold]:
             f"folds {unknown} are not folds of {dataset}; choose from {list(available)}"
         )
     return [available[name]() for name in names]
-
-
-def _loader(module, name: str):
-    function = getattr(module, name, None)
-    if function is None:
-        raise ImportError(f"cfcore.datasets.{name} is not available in this installation")
-    return function
 
 
 def model_registry() -> dict:

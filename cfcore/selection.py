@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import em, kmeans, naive_em
-from .common import GaussianMixture, bic, init
+from .common import GaussianMixture, ProgressBar, bic, init
 
 METHODS = ("kmeans", "naive_em", "em")
 
@@ -93,8 +93,8 @@ def fit(
     best, best_score, seed_scores = None, None, {}
     for seed in seeds:
         trace: list[float] = []
-        with _ProgressBar(progress, f"{method} K={K} seed={seed}") as report:
-            callback = _tracer(trace, report)
+        with ProgressBar(f"{method} K={K} seed={seed}", enabled=progress) as show:
+            callback = _tracer(trace, show)
             mixture, post, score, converged, _ = _run_one(
                 X, K, seed, method, min_variance, max_iter, callback
             )
@@ -126,38 +126,12 @@ def fit(
     )
 
 
-def _tracer(trace: list[float], report):
+def _tracer(trace: list[float], show: ProgressBar):
     def callback(iteration, objective, mixture):
         trace.append(float(objective))
-        report(iteration, trace)
+        show(iteration, objective, mixture)
 
     return callback
-
-
-class _ProgressBar:
-    """A tqdm bar fed by the EM callback; a no-op when progress is off."""
-
-    def __init__(self, enabled: bool, description: str):
-        self.enabled, self.description, self.bar = enabled, description, None
-
-    def __enter__(self):
-        if self.enabled:
-            from tqdm.auto import tqdm
-
-            self.bar = tqdm(desc=self.description, unit="it", leave=False)
-        return self.report
-
-    def report(self, iteration, trace):
-        if self.bar is None:
-            return
-        change = abs(trace[-1] - trace[-2]) / abs(trace[-1]) if len(trace) > 1 else float("nan")
-        self.bar.set_postfix(objective=f"{trace[-1]:.6g}", rel_change=f"{change:.2e}")
-        self.bar.update(1)
-
-    def __exit__(self, *exc):
-        if self.bar is not None:
-            self.bar.close()
-        return False
 
 
 @dataclass

@@ -13,6 +13,13 @@ observed entries is a matrix product with X or with the indicator M of observed 
 and those products work on either format without ever building a dense matrix from a
 sparse one. A user with no ratings is valid: their posterior is the prior p and their
 predictions are the mixture mean sum_j p_j mu_j.
+
+Large matrices: ``prepare`` lays X out once. A user's posterior needs only that user's
+ratings and the M-step needs only sums over users, so both steps run a block of users at
+a time (the (block, K) temporaries bound the extra memory: the ratings, the n x K
+posteriors and one block's work), several blocks at once on separate cores, and, if asked,
+with the ratings and the products in float32. An iteration is four passes over the ratings:
+X mu^T and M (mu^2)^T in the E-step, X^T post and M^T post in the M-step.
 """
 
 from __future__ import annotations
@@ -49,9 +56,10 @@ DTYPES = (np.float64, np.float32)
 class Ratings(NamedTuple):
     """A ratings matrix, or a block of its users, with what every EM step needs from it.
 
-    X: (n, d) ratings, dense ndarray (0 = missing) or CSR matrix (stored = observed)
+    X: (n, d) ratings, dense ndarray (0 = missing) or CSR matrix (stored = observed);
+       in float32, the ratings minus ``RatingBlocks.shift``
     M: (n, d) indicator of observed entries, in the same format and dtype as X
-    sq_norms: (n,) float64, sum_{i in C_u} x_ui^2
+    sq_norms: (n,) float64, sum_{i in C_u} x_ui^2 (of X's stored values)
     counts: (n,) float64, |C_u|, the number of ratings of user u
     """
 
@@ -150,15 +158,15 @@ def _shifted(values: np.ndarray, shift: float, dtype) -> np.ndarray:
     return out
 
 
+#: a block size that puts every user in one block
+_ALL_USERS = np.iinfo(np.int64).max
+
+
 def observed(X) -> Ratings:
     """Check a ratings matrix (dense or CSR) and precompute its mask and row statistics."""
     if isinstance(X, Ratings):
         return X
     return prepare(X, block_size=_ALL_USERS, threads=1).blocks[0]
-
-
-#: a block size that puts every user in one block
-_ALL_USERS = np.iinfo(np.int64).max
 
 
 def _check_dtype(dtype) -> type:
@@ -259,6 +267,7 @@ class _Sums(NamedTuple):
 
     weighted_ratings: (K, d) sum_u post_uj x_ui;  support: (K, d) sum_u post_uj [i in C_u];
     weighted_sq_norms: (K,) sum_u post_uj sum_{i in C_u} x_ui^2;  weights: (K,) sum_u post_uj
+    (x_ui as stored: minus the shift in float32)
     """
 
     weighted_ratings: np.ndarray

@@ -32,6 +32,7 @@ from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
+from threadpoolctl import ThreadpoolController
 
 from ._checks import check_matrix, check_mixture, check_posterior, is_sparse
 from .common import (
@@ -103,9 +104,9 @@ def prepare(X, *, dtype=np.float64, block_size: int | None = None, threads: int 
         the log-likelihood of a fit moves by about 1e-7 relative, the mixture by about 1e-6.
     block_size: users per block (default: blocks of about 4M ratings). Every per-user quantity
         is computed a block at a time, so the (block, K) temporaries bound the extra memory.
-    threads: blocks worked on at once (default: every available core for sparse X, whose
-        products scipy runs on one core and releases the GIL for; 1 for dense X, whose
-        products BLAS already spreads over the cores).
+    threads: blocks worked on at once, each by one thread (default: every available core;
+        never more than the blocks). scipy's sparse products, BLAS and numpy's array
+        operations release the GIL, so the threads run on separate cores.
     Returns a ``RatingBlocks``; the blocks are views of X, never copies (nor is X copied
     when it is a float64 CSR matrix and dtype is float64).
     """
@@ -138,7 +139,7 @@ def prepare(X, *, dtype=np.float64, block_size: int | None = None, threads: int 
         Ratings(block, mask, sq_norms[rows], counts[rows])
         for block, mask, rows in zip(blocks, masks, spans, strict=True)
     )
-    threads = min(_check_threads(threads, is_sparse(X)), len(ratings))
+    threads = min(_check_threads(threads), len(ratings))
     return RatingBlocks(X, ratings, starts, threads, shift)
 
 
@@ -187,9 +188,9 @@ def _check_block_size(block_size, n: int, entries: int) -> int:
     return int(block_size)
 
 
-def _check_threads(threads, sparse: bool) -> int:
+def _check_threads(threads) -> int:
     if threads is None:
-        return _available_cores() if sparse else 1
+        return _available_cores()
     if isinstance(threads, bool) or not isinstance(threads, int | np.integer) or threads < 1:
         raise ValueError(f"threads must be a positive integer or None, got {threads!r}")
     return int(threads)
@@ -201,19 +202,24 @@ def _available_cores() -> int:
     return os.cpu_count() or 1
 
 
+_blas = ThreadpoolController()
+
+
 def _sum_over_blocks(work, data: RatingBlocks, plus=add):
     """work(0) + work(1) + ... over the blocks, ``data.threads`` blocks at a time.
 
     Each thread adds up its own share of the blocks (every threads-th one), so at most one
-    partial sum per thread is held. scipy's sparse products and numpy's operations on large
-    arrays release the GIL, so the threads run on separate cores.
+    partial sum per thread is held. BLAS is held to one thread meanwhile: the blocks are the
+    parallel work, and for products with K columns BLAS threads gain little on their own,
+    while on a busy machine those waiting for a core make the products several times slower.
     """
     blocks = range(len(data.blocks))
-    if data.threads == 1:
-        return reduce(plus, map(work, blocks))
-    shares = [blocks[t :: data.threads] for t in range(data.threads)]
-    with ThreadPoolExecutor(data.threads) as pool:
-        return reduce(plus, pool.map(lambda share: reduce(plus, map(work, share)), shares))
+    with _blas.limit(limits=1, user_api="blas"):
+        if data.threads == 1:
+            return reduce(plus, map(work, blocks))
+        shares = [blocks[t :: data.threads] for t in range(data.threads)]
+        with ThreadPoolExecutor(data.threads) as pool:
+            return reduce(plus, pool.map(lambda share: reduce(plus, map(work, share)), shares))
 
 
 def _squared_distances(R: Ratings, means: np.ndarray, squared_means: np.ndarray) -> np.ndarray:

@@ -89,11 +89,13 @@ def test_dense_blocks_are_views():
     assert all(np.shares_memory(block.X, prepared.X) for block in prepared.blocks)
 
 
-def test_by_default_sparse_matrices_use_every_core_and_dense_ones_one_thread():
+def test_by_default_every_core_works_on_a_block_of_its_own():
     X = random_ratings(np.random.default_rng(5), 5000, 900, 0.05)  # 4.5M entries: 2 blocks dense
     dense, sparse = em.prepare(X), em.prepare(sp.csr_matrix(X), block_size=1000)
-    assert len(dense.blocks) == 2 and dense.threads == 1
-    assert sparse.threads == min(len(sparse.blocks), em._available_cores())
+    assert len(dense.blocks) == 2 and len(sparse.blocks) == 5
+    assert dense.threads == min(2, em._available_cores())
+    assert sparse.threads == min(5, em._available_cores())
+    assert em.prepare(X[:1000]).threads == 1  # one block
 
 
 @pytest.mark.parametrize(

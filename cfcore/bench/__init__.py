@@ -93,11 +93,9 @@ def course_matrix(users: int | None = None) -> tuple[np.ndarray, str]:
 
 
 def course_em(X: np.ndarray, *, K: int = 12, seeds=range(5), repeat: int = 3) -> dict:
-    """EM with missing data from every seed, timed on the same matrix four ways.
+    """EM with missing data from every seed, timed on the same matrix three ways.
 
-    cfcore on the dense matrix (BLAS with its own thread count, then limited to one thread:
-    on a machine shared with other work, BLAS threads that wait for a busy core can make the
-    products several times slower), cfcore on the matrix as CSR, and ``loop_em`` (the same
+    cfcore on the dense matrix, cfcore on the matrix as CSR, and ``loop_em`` (the same
     algorithm as a loop over users). Each is the best of ``repeat`` runs (the loop version
     runs once: it takes long enough to be steady). Every run includes ``common.init``.
     """
@@ -108,9 +106,6 @@ def course_em(X: np.ndarray, *, K: int = 12, seeds=range(5), repeat: int = 3) ->
     sparse = sp.csr_matrix(X)
     timings = {
         "dense": _best_time(lambda: best_of_seeds(em.run, X), repeat),
-        "dense, 1 BLAS thread": _one_blas_thread(
-            lambda: _best_time(lambda: best_of_seeds(em.run, X), repeat)
-        ),
         "sparse": _best_time(lambda: best_of_seeds(em.run, sparse), repeat),
         "loop": _best_time(lambda: best_of_seeds(loop_em.run, X), 1),
     }
@@ -129,14 +124,6 @@ def course_em(X: np.ndarray, *, K: int = 12, seeds=range(5), repeat: int = 3) ->
             max(abs(ll / best_ll["dense"] - 1) for ll in best_ll.values())
         ),
     }
-
-
-def _one_blas_thread(work):
-    """work() with BLAS limited to one thread (threadpoolctl comes with scikit-learn)."""
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=1, user_api="blas"):
-        return work()
 
 
 def overlapping_blobs(n: int, d: int, K: int, spread: float = 0.3, seed: int = 0) -> np.ndarray:

@@ -115,7 +115,7 @@ def init(X, K: int, seed: int = 0) -> tuple[GaussianMixture, np.ndarray]:
     mu = X[rows].toarray() if is_sparse(X) else X[rows].copy()
     mu = mu.astype(np.float64)
     # sum_u ||x_u - mu_j||^2 = sum_u ||x_u||^2 - 2 mu_j . sum_u x_u + n ||mu_j||^2
-    column_sums = np.asarray(X.sum(axis=0), dtype=np.float64).ravel()
+    column_sums = np.asarray(X.sum(axis=0, dtype=np.float64)).ravel()
     total_sq = float(row_sq_norms(X).sum())
     var = (total_sq - 2.0 * mu @ column_sums + n * (mu**2).sum(axis=1)) / (n * d)
     if (var <= 1e-12 * max(total_sq / (n * d), 1e-300)).any():  # 0 up to rounding

@@ -101,7 +101,7 @@ def test_quick_benchmark_runs_every_section_end_to_end(tmp_path, monkeypatch):
     for shape_result in results["complete"]:
         # cfcore and scikit-learn ran the same iterations from the same mixture
         assert shape_result["relative_difference"] < 1e-8
-        assert shape_result["ratio"] > 0
+        assert np.isfinite(shape_result["ratio"])  # its size is for the benchmark to report
     for runs in results["scale"].values():
         assert [r["dtype"] for r in runs] == ["float64", "float32"]
     law = results["scaling"]

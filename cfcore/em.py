@@ -48,8 +48,12 @@ from .common import (
 #: added to p_j before its log, as in the course, so an empty component stays finite
 LOG_EPS = 1e-16
 
-#: the default size of a block of users, in stored entries (ratings, or n x d when dense)
-BLOCK_ENTRIES = 1 << 22
+#: the largest default block of users, in stored entries (ratings, or n x d when dense): it
+#: bounds the memory of a block's (block, K) temporaries and of its indicator's ones
+BLOCK_ENTRIES = 1 << 24
+
+#: the fewest entries per block worth a thread of its own
+MIN_BLOCK_ENTRIES = 1 << 21
 
 DTYPES = (np.float64, np.float32)
 
@@ -102,8 +106,10 @@ def prepare(X, *, dtype=np.float64, block_size: int | None = None, threads: int 
         change, but the sums in the products become small, so float32 loses little to
         rounding (integer and half-star ratings stay exact). On the course's Netflix matrix
         the log-likelihood of a fit moves by about 1e-7 relative, the mixture by about 1e-6.
-    block_size: users per block (default: blocks of about 4M ratings). Every per-user quantity
-        is computed a block at a time, so the (block, K) temporaries bound the extra memory.
+    block_size: users per block (default: as few blocks as keep each under 16M ratings, and
+        a multiple of ``threads`` of them when every block still holds 2M ratings or more).
+        Every per-user quantity is computed a block at a time, so the (block, K) temporaries
+        bound the extra memory; fewer, larger blocks cost less time.
     threads: blocks worked on at once, each by one thread (default: every available core;
         never more than the blocks). scipy's sparse products, BLAS and numpy's array
         operations release the GIL, so the threads run on separate cores.
@@ -117,7 +123,8 @@ def prepare(X, *, dtype=np.float64, block_size: int | None = None, threads: int 
     X = check_matrix(X, ratings=True, allow_sparse=True)
     dtype = _check_dtype(dtype)
     n, d = X.shape
-    block_size = _check_block_size(block_size, n, X.nnz if is_sparse(X) else n * d)
+    threads = _check_threads(threads)
+    block_size = _check_block_size(block_size, n, X.nnz if is_sparse(X) else n * d, threads)
     starts = np.append(np.arange(0, n, block_size), n)
     spans = [slice(a, b) for a, b in zip(starts[:-1], starts[1:], strict=True)]
     shift = 0.0 if dtype is np.float64 else _rounded_mean_rating(X)
@@ -139,7 +146,7 @@ def prepare(X, *, dtype=np.float64, block_size: int | None = None, threads: int 
         Ratings(block, mask, sq_norms[rows], counts[rows])
         for block, mask, rows in zip(blocks, masks, spans, strict=True)
     )
-    threads = min(_check_threads(threads), len(ratings))
+    threads = min(threads, len(ratings))
     return RatingBlocks(X, ratings, starts, threads, shift)
 
 
@@ -177,10 +184,12 @@ def _check_dtype(dtype) -> type:
     raise ValueError(f"dtype must be np.float64 or np.float32, got {dtype!r}")
 
 
-def _check_block_size(block_size, n: int, entries: int) -> int:
-    if block_size is None:
-        n_blocks = -(-entries // BLOCK_ENTRIES)
-        return max(1, -(-n // max(n_blocks, 1)))
+def _check_block_size(block_size, n: int, entries: int, threads: int) -> int:
+    if block_size is None:  # as few blocks as memory allows, at least one per thread if worth it
+        n_blocks = max(-(-entries // BLOCK_ENTRIES), 1)
+        if entries >= threads * MIN_BLOCK_ENTRIES:
+            n_blocks = threads * -(-n_blocks // threads)
+        return max(1, -(-n // n_blocks))
     if isinstance(block_size, bool) or not isinstance(block_size, int | np.integer):
         raise TypeError(f"block_size must be a number of users, got {block_size!r}")
     if block_size < 1:

@@ -89,13 +89,15 @@ def test_dense_blocks_are_views():
     assert all(np.shares_memory(block.X, prepared.X) for block in prepared.blocks)
 
 
-def test_by_default_every_core_works_on_a_block_of_its_own():
-    X = random_ratings(np.random.default_rng(5), 5000, 900, 0.05)  # 4.5M entries: 2 blocks dense
-    dense, sparse = em.prepare(X), em.prepare(sp.csr_matrix(X), block_size=1000)
-    assert len(dense.blocks) == 2 and len(sparse.blocks) == 5
-    assert dense.threads == min(2, em._available_cores())
-    assert sparse.threads == min(5, em._available_cores())
-    assert em.prepare(X[:1000]).threads == 1  # one block
+def test_by_default_every_thread_gets_blocks_when_they_are_large_enough():
+    X = random_ratings(np.random.default_rng(5), 5000, 900, 0.05)  # 4.5M entries when dense
+    two = em.prepare(X, threads=2)  # 2 blocks of 2.25M entries
+    assert len(two.blocks) == 2 and two.threads == 2
+    three = em.prepare(X, threads=3)  # 3 blocks would hold under 2M entries each
+    assert len(three.blocks) == 1 and three.threads == 1
+    sparse = em.prepare(sp.csr_matrix(X), threads=2)  # 225k ratings: one block
+    assert len(sparse.blocks) == 1 and sparse.threads == 1
+    assert em.prepare(sp.csr_matrix(X), block_size=1000).threads == min(5, em._available_cores())
 
 
 @pytest.mark.parametrize(

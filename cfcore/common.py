@@ -128,6 +128,9 @@ def init(X, K: int, seed: int = 0) -> tuple[GaussianMixture, np.ndarray]:
     return GaussianMixture(mu, var, p), post
 
 
+_SMALLEST_NORMAL_FLOAT32 = float(np.finfo(np.float32).tiny)
+
+
 def normalise_log_weights(log_weights: np.ndarray) -> tuple[np.ndarray, float]:
     """Responsibilities and log-likelihood from unnormalised log joint densities.
 
@@ -149,9 +152,6 @@ def normalise_log_weights(log_weights: np.ndarray) -> tuple[np.ndarray, float]:
     post /= total
     post *= post >= _SMALLEST_NORMAL_FLOAT32  # cheaper than post[post < ...] = 0
     return post, float((top + np.log(total)).sum())
-
-
-_SMALLEST_NORMAL_FLOAT32 = float(np.finfo(np.float32).tiny)
 
 
 def iterate(estep_fn, mstep_fn, mixture, *, max_iter=None, callback=None, tol=1e-6):

@@ -2,6 +2,7 @@
 
 ``python -m cfcore reproduce [--data-dir DIR] [--json]``
 ``python -m cfcore evaluate --dataset ml-100k|course|PATH [--folds u1,u2] [--models a,b] [--json]``
+``python -m cfcore bench [--json] [--quick] [--only SECTION ...] [--no-progress]``
 """
 
 from __future__ import annotations
@@ -55,6 +56,15 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench(args: argparse.Namespace) -> int:
+    from .bench import SECTIONS, format_report, run
+
+    results = run(args.quick, args.only or SECTIONS, progress=not args.no_progress)
+    print(json.dumps(results, indent=2) if args.json else format_report(results))
+    failed = [name for name in SECTIONS if "error" in (results.get(name) or {})]
+    return 1 if failed else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m cfcore", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -93,6 +103,25 @@ def build_parser() -> argparse.ArgumentParser:
         "--progress", action="store_true", help="report each model on stderr as it finishes"
     )
     evaluate.set_defaults(handler=_evaluate)
+
+    bench = commands.add_parser(
+        "bench",
+        help="time cfcore side by side with a loop version, scikit-learn, and at scale",
+    )
+    bench.add_argument("--json", action="store_true", help="print JSON instead of text")
+    bench.add_argument(
+        "--quick", action="store_true", help="small sizes: check that every section runs"
+    )
+    bench.add_argument(
+        "--only",
+        action="append",
+        choices=["course", "complete", "scale", "scaling"],
+        help="run this section only (repeat for several)",
+    )
+    bench.add_argument(
+        "--no-progress", action="store_true", help="no progress bars for the long fits"
+    )
+    bench.set_defaults(handler=_bench)
     return parser
 
 

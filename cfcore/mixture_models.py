@@ -24,8 +24,9 @@ Two models, both ``cfcore.evaluate`` models (derivations in docs/derivations.md,
     sides=("users", "items"), plus the same model fitted to the transposed residuals
     (clusters of items, whose coordinates are users).
 
-The E-step is ``em``'s; the MAP M-step reuses its products (``R.X.T @ post``,
-``R.M.T @ post``); only the denominator of mu_ji and the objective's log-prior term differ.
+The E-step is ``em``'s; the MAP M-step reuses its sums (``em._sums``: the course's two
+products) and its variance and weight updates (``em._variances_and_weights``); only the
+denominator of mu_ji and the objective's log-prior term differ.
 """
 
 from __future__ import annotations
@@ -69,29 +70,20 @@ def log_prior(mu: np.ndarray, prior_variance: float | None) -> float:
 
 
 def _map_mstep(
-    R: em.Ratings,
+    data: em.RatingBlocks,
     post: np.ndarray,
     previous: GaussianMixture,
     prior_variance: float | None,
     min_variance: float,
 ) -> GaussianMixture:
     if prior_variance is None:
-        return em._mstep(R, post, previous, min_variance)
-    n = R.X.shape[0]
-    weighted_ratings = np.asarray(R.X.T @ post).T  # (K, d): sum_u post_uj x_ui
-    support = np.asarray(R.M.T @ post).T  # (K, d): sum_u post_uj [i in C_u]
-    # conditional maximum over mu at the previous variances (an ECM step)
-    mu = weighted_ratings / (support + previous.var[:, None] / prior_variance)
-    # then over var at the new mu: the course's formula, the prior does not involve var
-    sse = post.T @ R.sq_norms - 2.0 * (mu * weighted_ratings).sum(1) + (mu**2 * support).sum(1)
-    n_observed = support.sum(axis=1)
-    has_data = n_observed > 0
-    var = previous.var.copy()
-    var[has_data] = np.maximum(sse[has_data], 0.0) / n_observed[has_data]
-    var = np.maximum(var, min_variance)
-    if (var <= 0).any():
-        raise ValueError("a component reached variance 0; keep min_variance > 0")
-    return GaussianMixture(mu, var, post.sum(axis=0) / n)
+        return em._mstep(data, post, previous, min_variance)
+    sums = em._sums(data, post)  # the course's products: sum_u post_uj x_ui, its support
+    weighted_ratings = sums.weighted_ratings + data.shift * sums.support  # unshifted frame
+    # conditional maximum over mu at the previous variances (an ECM step) ...
+    mu = weighted_ratings / (sums.support + previous.var[:, None] / prior_variance)
+    # ... then var at the new mu and p: the course's formulas (the prior involves neither)
+    return em._variances_and_weights(data, sums, mu - data.shift, previous, min_variance)
 
 
 def map_mstep(
@@ -110,23 +102,23 @@ def map_mstep(
     prior_variance=None is the course's M-step (``em.mstep``).
     X: (n, d) dense (0 = missing) or CSR (stored = observed, may be negative); post: (n, K).
     """
-    R = em.observed(X, allow_negative=True)
-    mixture = check_mixture(mixture, R.X.shape[1])
-    post = check_posterior(post, R.X.shape[0], mixture.mu.shape[0])
+    data = em.prepare(X, allow_negative=True)
+    mixture = check_mixture(mixture, data.X.shape[1])
+    post = check_posterior(post, data.X.shape[0], mixture.mu.shape[0])
     prior_variance = _check_prior_variance(prior_variance)
-    return _map_mstep(R, post, mixture, prior_variance, em._check_min_variance(min_variance))
+    return _map_mstep(data, post, mixture, prior_variance, em._check_min_variance(min_variance))
 
 
-def _log_posterior_estep(R, prior_variance, mixture):
-    post, ll = em._estep(R, mixture)
+def _log_posterior_estep(data, prior_variance, mixture):
+    post, ll = em._estep(data, mixture)
     return post, ll + log_prior(mixture.mu, prior_variance)
 
 
 def log_posterior(X, mixture: GaussianMixture, prior_variance: float | None) -> float:
     """The MAP-EM objective: log p(observed X | mixture) + log p(mu) (up to a constant in p)."""
-    R = em.observed(X, allow_negative=True)
-    mixture = check_mixture(mixture, R.X.shape[1])
-    return _log_posterior_estep(R, _check_prior_variance(prior_variance), mixture)[1]
+    data = em.prepare(X, allow_negative=True)
+    mixture = check_mixture(mixture, data.X.shape[1])
+    return _log_posterior_estep(data, _check_prior_variance(prior_variance), mixture)[1]
 
 
 def run(
@@ -146,14 +138,14 @@ def run(
     never decreases (each step is a conditional maximisation of its lower bound).
     Returns (mixture, post, log_posterior of the last E-step).
     """
-    R = em.observed(X, allow_negative=True)
-    mixture = check_mixture(mixture, R.X.shape[1])
-    check_posterior(post, R.X.shape[0], mixture.mu.shape[0])
+    data = em.prepare(X, allow_negative=True)
+    mixture = check_mixture(mixture, data.X.shape[1])
+    check_posterior(post, data.X.shape[0], mixture.mu.shape[0])
     prior_variance = _check_prior_variance(prior_variance)
-    estep_fn = partial(_log_posterior_estep, R, prior_variance)
+    estep_fn = partial(_log_posterior_estep, data, prior_variance)
     mstep_fn = partial(
         _map_mstep,
-        R,
+        data,
         prior_variance=prior_variance,
         min_variance=em._check_min_variance(min_variance),
     )
@@ -175,15 +167,17 @@ def init_observed(
     it starts at the data's scale. The floor makes the start a point the M-step can reach,
     so the objective cannot drop at the first iteration.
     """
-    R = em.observed(X, allow_negative=True)
-    mixture, post = init(R.X, K, seed)
-    var = em._squared_distances(R, mixture.mu).sum(axis=0) / max(R.counts.sum(), 1.0)
+    data = em.prepare(X, allow_negative=True)
+    mixture, post = init(data.X, K, seed)  # seeded rows of the stored ratings
+    mu = mixture.mu + data.shift
+    n_observed = sum(block.counts.sum() for block in data.blocks)
+    var = em._squared_distance_totals(data, mu) / max(n_observed, 1.0)
     var = np.maximum(var, em._check_min_variance(min_variance))
     if (var <= 0).any():
         raise ValueError(
             "X: the initial variance over observed entries is 0; pass min_variance > 0"
         )
-    return GaussianMixture(mixture.mu, var, mixture.p), post
+    return GaussianMixture(mu, var, mixture.p), post
 
 
 # ------------------------------------------------------------------ evaluation models
@@ -305,21 +299,21 @@ class ResidualMixture(RatingModel):
         self.fits_ = {}
         for side in self.sides:
             matrix = residuals if side == "users" else _transpose(residuals)
-            R = em.observed(matrix, allow_negative=True)
-            self.fits_[side] = [self._fit_one(R, seed) for seed in self.seeds]
+            data = em.prepare(matrix, allow_negative=True)
+            self.fits_[side] = [self._fit_one(data, seed) for seed in self.seeds]
 
-    def _fit_one(self, R: em.Ratings, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    def _fit_one(self, data: em.RatingBlocks, seed: int) -> tuple[np.ndarray, np.ndarray]:
         """One seeded MAP-EM run; returns (post of a final E-step, mu)."""
-        mixture, post = init_observed(R, self.K, seed, self.min_variance)
+        mixture, post = init_observed(data, self.K, seed, self.min_variance)
         mixture, _, _ = run(
-            R,
+            data,
             mixture,
             post,
             prior_variance=self.prior_variance,
             min_variance=self.min_variance,
             max_iter=self.max_iter,
         )
-        post, _ = em.estep(R, mixture)
+        post, _ = em.estep(data, mixture)
         return post, mixture.mu
 
     def residual_predictions(self, rows, cols, side: str) -> np.ndarray:

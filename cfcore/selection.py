@@ -16,7 +16,7 @@ import scipy.sparse as sp
 
 from . import em, kmeans, naive_em
 from ._checks import check_n_components
-from .common import GaussianMixture, bic
+from .common import GaussianMixture, ProgressBar, bic
 from .common import init as course_init
 
 METHODS = ("kmeans", "naive_em", "em")
@@ -129,8 +129,8 @@ def fit(
     best, best_score, seed_scores = None, None, {}
     for seed in seeds:
         trace: list[float] = []
-        with _ProgressBar(progress, f"{method} K={K} seed={seed}") as report:
-            callback = _tracer(trace, report)
+        with ProgressBar(f"{method} K={K} seed={seed}", enabled=progress) as show:
+            callback = _tracer(trace, show)
             mixture, post, score, converged, _ = _run_one(
                 X, K, seed, method, min_variance, max_iter, callback, start
             )
@@ -162,38 +162,12 @@ def fit(
     )
 
 
-def _tracer(trace: list[float], report):
+def _tracer(trace: list[float], show: ProgressBar):
     def callback(iteration, objective, mixture):
         trace.append(float(objective))
-        report(iteration, trace)
+        show(iteration, objective, mixture)
 
     return callback
-
-
-class _ProgressBar:
-    """A tqdm bar fed by the EM callback; a no-op when progress is off."""
-
-    def __init__(self, enabled: bool, description: str):
-        self.enabled, self.description, self.bar = enabled, description, None
-
-    def __enter__(self):
-        if self.enabled:
-            from tqdm.auto import tqdm
-
-            self.bar = tqdm(desc=self.description, unit="it", leave=False)
-        return self.report
-
-    def report(self, iteration, trace):
-        if self.bar is None:
-            return
-        change = abs(trace[-1] - trace[-2]) / abs(trace[-1]) if len(trace) > 1 else float("nan")
-        self.bar.set_postfix(objective=f"{trace[-1]:.6g}", rel_change=f"{change:.2e}")
-        self.bar.update(1)
-
-    def __exit__(self, *exc):
-        if self.bar is not None:
-            self.bar.close()
-        return False
 
 
 def held_out_log_likelihood(train, test, mixture: GaussianMixture) -> float:

@@ -78,6 +78,11 @@ def test_em_with_missing_data_never_lowers_the_log_likelihood(case, fmt):
     X, K, seed = case
     data = sp.csr_matrix(X) if fmt == "sparse" else X
     (mixture, post, _), trace = traced_run(em, data, K, seed, max_iter=200)
+    if (common.init(X, K, seed)[0].var < 0.25).any():
+        # the first E-step used an initial variance below the floor; the first M-step lifts
+        # it to 0.25, which can lower the likelihood (e.g. X = [[2], [3] * 6], K = 1); from
+        # there on every mixture respects the floor and EM cannot lower it
+        trace = trace[1:]
     assert_non_decreasing(trace)
     np.testing.assert_allclose(post.sum(axis=1), 1.0, rtol=1e-12)
     assert (mixture.var >= 0.25).all()

@@ -1,0 +1,132 @@
+"""The benchmark: its loop reference computes what cfcore.em computes, and every section runs
+end to end on small sizes (timings are printed by the benchmark, never asserted here)."""
+
+from __future__ import annotations
+
+import json
+import types
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from synthetic import random_ratings
+
+from cfcore import bench, common, datasets, em
+from cfcore.__main__ import main
+from cfcore.bench import loop_em, scale
+
+
+def small_ratings_matrix(n_users, n_items, n_ratings, n_clusters, seed=0, dtype=None):
+    """Random 1-5 ratings as CSR: a stand-in generator for the scale sections' small runs."""
+    density = min(n_ratings / (n_users * n_items), 1.0)
+    X = random_ratings(np.random.default_rng(seed), n_users, n_items, density)
+    return sp.csr_matrix(X, dtype=dtype or np.float64)
+
+
+def failing_matrix(*arguments):
+    raise MemoryError("no room for the matrix")
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_loop_version_computes_what_cfcore_em_computes(seed):
+    X = random_ratings(np.random.default_rng(seed), 40, 12, 0.5)
+    X[3] = 0.0  # a user without ratings
+    mixture, post = common.init(X, 3, seed)
+    for loop_step, step in ((loop_em.estep, em.estep),):
+        (p_loop, ll_loop), (p_em, ll_em) = loop_step(X, mixture), step(X, mixture)
+        np.testing.assert_allclose(p_loop, p_em, rtol=1e-12, atol=1e-30)
+        assert ll_loop == pytest.approx(ll_em, rel=1e-13)
+    for a, b in zip(loop_em.mstep(X, post, mixture), em.mstep(X, post, mixture), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+    looped, vectorised = loop_em.run(X, mixture, post), em.run(X, mixture, post)
+    for a, b in zip(looped[0], vectorised[0], strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-10)
+    np.testing.assert_allclose(looped[1], vectorised[1], rtol=1e-10, atol=1e-30)
+    assert looped[2] == pytest.approx(vectorised[2], rel=1e-12)
+
+
+def test_loop_version_reproduces_the_course_test_case(course):
+    X = course("test_incomplete")
+    _, _, ll = loop_em.run(X, *common.init(X, 4, seed=0))
+    assert ll == pytest.approx(-84.98451993042474, rel=1e-10)
+
+
+def test_a_fit_in_a_child_process_reports_time_memory_and_the_trace():
+    runs = [{"K": 3, "n_iter": 4}, {"K": 3, "n_iter": 4, "dtype": "float32", "threads": 1}]
+    results = scale.in_child(small_ratings_matrix, (400, 60, 6000, 3), runs)
+    assert [r["dtype"] for r in results] == ["float64", "float32"]
+    for result in results:
+        assert result["iterations"] == 4 and len(result["log_likelihood"]) == 4
+        assert result["ratings"] > 0 and result["matrix_arguments"] == [400, 60, 6000, 3]
+        assert result["peak_rss_bytes"] >= result["matrix_bytes"] > 0
+        assert result["seconds_per_iteration"] > 0 and result["ns_per_rating_component"] > 0
+        assert isinstance(result["monotonic"], bool)
+    assert results[1]["matrix_bytes"] < results[0]["matrix_bytes"]  # float32 values
+    assert results[1]["threads"] == 1
+
+
+def test_a_failure_in_the_child_process_is_reported():
+    with pytest.raises(RuntimeError, match="MemoryError: no room for the matrix"):
+        scale.in_child(failing_matrix, (10, 10, 10, 2), [{"K": 2}])
+
+
+def test_the_large_matrices_come_from_make_ratings(monkeypatch):
+    calls = []
+
+    def make_ratings(n_users, n_items, n_clusters, density, seed=0, *, dtype=np.float64):
+        calls.append((n_users, n_items, n_clusters, density, seed, dtype))
+        return types.SimpleNamespace(matrix=sp.csr_matrix((n_users, n_items))), None
+
+    monkeypatch.setattr(datasets, "make_ratings", make_ratings, raising=False)
+    X = scale.planted_ratings(200, 50, 1000, 4)
+    assert X.shape == (200, 50)
+    assert calls == [(200, 50, 4, 0.1, 0, np.float64)]
+
+
+def test_shapes_scale_the_netflix_users_with_the_ratings():
+    assert scale.shape_with_ratings(scale.NETFLIX_PRIZE[2]) == scale.NETFLIX_PRIZE
+    users, items, ratings = scale.shape_with_ratings(10_000_000)
+    assert items == 17_770 and ratings == 10_000_000 and users == pytest.approx(47_789, abs=1)
+
+
+def test_quick_benchmark_runs_every_section_end_to_end(tmp_path, monkeypatch):
+    monkeypatch.setenv("CFCORE_FIGURES", str(tmp_path))
+    results = bench.run(quick=True, make_matrix=small_ratings_matrix)
+    for section in bench.SECTIONS:
+        assert "error" not in results[section], results[section]
+
+    course = results["course"]
+    assert set(course["seconds"]) == {"dense", "sparse", "loop"}
+    assert course["largest_relative_difference"] < 1e-10  # all compute the same fits
+    for shape_result in results["complete"]:
+        # cfcore and scikit-learn ran the same iterations from the same mixture
+        assert shape_result["relative_difference"] < 1e-8
+        assert np.isfinite(shape_result["ratio"])  # its size is for the benchmark to report
+    for runs in results["scale"].values():
+        assert [r["dtype"] for r in runs] == ["float64", "float32"]
+    law = results["scaling"]
+    assert (
+        len(law["points"]) == 5 and np.isfinite([law["exponent_ratings"], law["exponent_K"]]).all()
+    )
+    assert (tmp_path / "scaling_em_sparse.png").stat().st_size > 0
+
+    report = bench.format_report(results)
+    for heading in ("EM with missing data", "complete data", "sparse matrices", "Scaling"):
+        assert heading in report
+    json.dumps(results)  # what --json prints
+
+
+def test_bench_command_prints_json(capsys):
+    argv = ["bench", "--quick", "--json", "--no-progress", "--only", "course"]
+    assert main(argv) == 0
+    results = json.loads(capsys.readouterr().out)
+    assert results["quick"] and set(results) == {"quick", "course"}
+    assert results["course"]["loop_over_dense"] > 0
+
+
+def test_a_section_that_cannot_run_says_why():
+    results = bench.run(quick=True, sections=["scale"], make_matrix=failing_matrix)
+    assert "MemoryError: no room for the matrix" in results["scale"]["error"]
+    assert "not run: RuntimeError: MemoryError" in bench.format_report(results)
+    with pytest.raises(ValueError, match="sections must be among"):
+        bench.run(quick=True, sections=["everything"])

@@ -153,3 +153,18 @@ def check_posterior(post: Any, n: int, K: int | None = None, name: str = "post")
     if not np.isfinite(post).all() or (post < 0).any():
         raise ValueError(f"{name} must hold finite, non-negative responsibilities")
     return post
+
+
+def check_pairs(rows, cols, shape, name: str = "rows, cols") -> tuple[np.ndarray, np.ndarray]:
+    """rows, cols as equal-length 1-D intp arrays of valid indices into a matrix of shape."""
+    rows, cols = np.asarray(rows), np.asarray(cols)
+    if rows.ndim != 1 or rows.shape != cols.shape:
+        raise ValueError(
+            f"{name} must be two 1-D arrays of equal length, got shapes {rows.shape}, {cols.shape}"
+        )
+    for label, index, size in (("rows", rows, shape[0]), ("cols", cols, shape[1])):
+        if index.size and not np.issubdtype(index.dtype, np.integer):
+            raise TypeError(f"{label} must be integers (indices), got dtype {index.dtype}")
+        if index.size and (index.min() < 0 or index.max() >= size):
+            raise ValueError(f"{label} must lie in [0, {size}), got [{index.min()}, {index.max()}]")
+    return rows.astype(np.intp), cols.astype(np.intp)

@@ -18,7 +18,8 @@ from collections import defaultdict
 import numpy as np
 import scipy.sparse as sp
 
-from .evaluate import check_pairs, ratings_csr
+from ._checks import check_pairs
+from .evaluate import ratings_csr
 
 INSTALL_HINT = "pip install -e '.[compare]' (or pip install scikit-surprise)"
 

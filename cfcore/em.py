@@ -34,7 +34,7 @@ import numpy as np
 import scipy.sparse as sp
 from threadpoolctl import ThreadpoolController
 
-from ._checks import check_matrix, check_mixture, check_posterior, is_sparse
+from ._checks import check_matrix, check_mixture, check_pairs, check_posterior, is_sparse
 from .common import (
     GaussianMixture,
     csr_rows,
@@ -443,21 +443,10 @@ def _run(X, mixture, post, *, min_variance=0.25, max_iter=None, callback=None, t
 
 def _check_pairs(pairs, shape) -> tuple[np.ndarray, np.ndarray]:
     try:
-        rows, cols = (np.asarray(a) for a in pairs)
+        rows, cols = pairs
     except (TypeError, ValueError):
         raise TypeError("pairs must be (rows, cols), two integer arrays, or 'all'") from None
-    if rows.shape != cols.shape or rows.ndim != 1:
-        raise ValueError(
-            f"pairs must be two 1-D arrays of equal length, got {rows.shape}, {cols.shape}"
-        )
-    for name, index, size in (("rows", rows, shape[0]), ("cols", cols, shape[1])):
-        if index.size and not np.issubdtype(index.dtype, np.integer):
-            raise TypeError(f"pairs {name} must be integers, got dtype {index.dtype}")
-        if index.size and (index.min() < 0 or index.max() >= size):
-            raise ValueError(
-                f"pairs {name} must lie in [0, {size}), got [{index.min()}, {index.max()}]"
-            )
-    return rows.astype(np.intp), cols.astype(np.intp)
+    return check_pairs(rows, cols, shape, "pairs")
 
 
 def predict_pairs(post: np.ndarray, mu: np.ndarray, rows, cols, block: int = 1 << 20) -> np.ndarray:

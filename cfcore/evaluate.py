@@ -29,7 +29,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import scipy.sparse as sp
 
-from ._checks import check_matrix
+from ._checks import check_matrix, check_pairs
 
 
 @runtime_checkable
@@ -51,21 +51,6 @@ def ratings_csr(X, name: str = "train") -> sp.csr_matrix:
     if X.nnz == 0:
         raise ValueError(f"{name} holds no ratings; every model needs at least one")
     return X
-
-
-def check_pairs(rows, cols, shape, name: str = "rows, cols") -> tuple[np.ndarray, np.ndarray]:
-    """rows, cols as equal-length 1-D intp arrays of valid indices into a matrix of shape."""
-    rows, cols = np.asarray(rows), np.asarray(cols)
-    if rows.ndim != 1 or rows.shape != cols.shape:
-        raise ValueError(
-            f"{name} must be two 1-D arrays of equal length, got shapes {rows.shape}, {cols.shape}"
-        )
-    for label, index, size in (("rows", rows, shape[0]), ("cols", cols, shape[1])):
-        if index.size and not np.issubdtype(index.dtype, np.integer):
-            raise TypeError(f"{label} must hold integer indices, got dtype {index.dtype}")
-        if index.size and (index.min() < 0 or index.max() >= size):
-            raise ValueError(f"{label} must lie in [0, {size}), got [{index.min()}, {index.max()}]")
-    return rows.astype(np.intp), cols.astype(np.intp)
 
 
 class RatingModel:

@@ -10,17 +10,20 @@ import pytest
 from cfcore import datasets
 
 
-def _require_data() -> bool:
-    """CI sets CFCORE_REQUIRE_DATA=1 so that missing data fails instead of skipping."""
-    return os.environ.get("CFCORE_REQUIRE_DATA") == "1"
+def require_data(available: bool, reason: str) -> None:
+    """Skip when data is missing; fail instead when CI sets CFCORE_REQUIRE_DATA=1."""
+    if available:
+        return
+    if os.environ.get("CFCORE_REQUIRE_DATA") == "1":
+        pytest.fail(reason + " (CFCORE_REQUIRE_DATA=1)")
+    pytest.skip(reason)
 
 
 def course_or_skip():
-    if not datasets.course_available():
-        reason = "course files not found: set CFCORE_DATA to the folder holding netflix/"
-        if _require_data():
-            pytest.fail(reason + " (CFCORE_REQUIRE_DATA=1)")
-        pytest.skip(reason)
+    require_data(
+        datasets.course_available(),
+        "course files not found: set CFCORE_DATA to the folder holding netflix/",
+    )
 
 
 @pytest.fixture(scope="session")
@@ -38,11 +41,10 @@ def course():
 
 
 def movielens_or_skip():
-    if not datasets.movielens_100k_available():
-        reason = "MovieLens 100K not found: set CFCORE_DATA to the folder holding ml-100k/"
-        if _require_data():
-            pytest.fail(reason + " (CFCORE_REQUIRE_DATA=1)")
-        pytest.skip(reason)
+    require_data(
+        datasets.movielens_100k_available(),
+        "MovieLens 100K not found: set CFCORE_DATA to the folder holding ml-100k/",
+    )
 
 
 @pytest.fixture(scope="session")

@@ -6,8 +6,15 @@ import os
 
 import numpy as np
 import pytest
+from hypothesis import settings
 
 from cfcore import datasets
+
+# CI runs the property tests on a fixed sequence of examples, so a run can be repeated
+# exactly; locally every run draws new examples.
+settings.register_profile("ci", derandomize=True)
+if os.environ.get("CFCORE_REQUIRE_DATA") == "1":
+    settings.load_profile("ci")
 
 
 def require_data(available: bool, reason: str) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
+from hypothesis import assume
+from hypothesis import strategies as st
 
 from cfcore.datasets import RatingsData
 
@@ -29,3 +31,15 @@ def titled_ratings(n_users: int = 80, n_items: int = 10, seed: int = 3) -> Ratin
         scale=(1, 5),
         name="small",
     )
+
+
+@st.composite
+def incomplete_ratings(draw):
+    """(X, K, seed): ratings 1-5 with a random share missing; some users may have none."""
+    n = draw(st.integers(2, 40))
+    d = draw(st.integers(1, 12))
+    K = draw(st.integers(1, min(n, 5)))
+    rng = np.random.default_rng(draw(st.integers(0, 2**31 - 1)))
+    X = random_ratings(rng, n, d, draw(st.floats(0.2, 1.0)))
+    assume(np.unique(X, axis=0).shape[0] > 1)  # init needs two distinct rows
+    return X, K, draw(st.integers(0, 100))

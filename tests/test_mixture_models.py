@@ -9,7 +9,7 @@ import pytest
 import scipy.sparse as sp
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from synthetic import random_ratings
+from synthetic import incomplete_ratings, random_ratings
 
 from cfcore import em, mixture_models
 from cfcore.baselines import fit_biases
@@ -22,17 +22,13 @@ SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[Healt
 @st.composite
 def residual_matrices(draw):
     """(R, K, seed, tau2, floor): CSR residuals (negative and 0 stored), prior, var floor."""
-    n = draw(st.integers(3, 40))
-    d = draw(st.integers(2, 12))
-    K = draw(st.integers(1, min(n, 5)))
-    rng = np.random.default_rng(draw(st.integers(0, 2**31 - 1)))
-    X = random_ratings(rng, n, d, draw(st.floats(0.2, 1.0)))
+    X, K, seed = draw(incomplete_ratings())
     assume((X > 0).sum() >= 2)
     residuals = fit_biases(X, 1.0, 1.0).residuals(sp.csr_matrix(X))
     assume(np.unique(residuals.toarray(), axis=0).shape[0] > 1)
     tau2 = draw(st.sampled_from([0.01, 0.16, 1.0, 100.0]))
     floor = draw(st.sampled_from([0.01, 0.25]))
-    return residuals, K, draw(st.integers(0, 100)), tau2, floor
+    return residuals, K, seed, tau2, floor
 
 
 def traced(R, K, seed, tau2, floor, **options):

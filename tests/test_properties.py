@@ -7,7 +7,7 @@ import numpy as np
 import scipy.sparse as sp
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from synthetic import random_ratings
+from synthetic import incomplete_ratings, random_ratings
 
 from cfcore import common, em, naive_em
 
@@ -24,18 +24,6 @@ def complete_data(draw):
     rng = np.random.default_rng(seed)
     centres = rng.normal(scale=draw(st.floats(0.5, 8.0)), size=(K, d))
     X = centres[rng.integers(K, size=n)] + rng.normal(size=(n, d))
-    return X, K, draw(st.integers(0, 100))
-
-
-@st.composite
-def incomplete_ratings(draw):
-    """(X, K, seed): ratings 1-5 with a random share missing; some users may have none."""
-    n = draw(st.integers(2, 40))
-    d = draw(st.integers(1, 12))
-    K = draw(st.integers(1, min(n, 5)))
-    rng = np.random.default_rng(draw(st.integers(0, 2**31 - 1)))
-    X = random_ratings(rng, n, d, draw(st.floats(0.2, 1.0)))
-    assume(np.unique(X, axis=0).shape[0] > 1)  # init needs two distinct rows
     return X, K, draw(st.integers(0, 100))
 
 

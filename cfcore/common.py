@@ -1,7 +1,8 @@
-"""What the course's three models share: the mixture, its initialisation, BIC and RMSE.
+"""What the course's three models share: the mixture, its initialisation, distances, the EM
+loop, BIC and RMSE.
 
 Mirrors ``common.py`` of the MITx 6.86x project "Collaborative Filtering via Gaussian
-Mixtures". Notebooks 01 (init), 04 (BIC) and 05 (RMSE) derive and use these.
+Mixtures". Notebooks 01 (init), 02 (the loop), 04 (BIC) and 05 (RMSE) derive and use these.
 """
 
 from __future__ import annotations
@@ -9,9 +10,24 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-import scipy.sparse as sp
 
-from ._checks import check_matrix, check_mixture, check_n_components, is_sparse
+from ._validation import (
+    check_matrix,
+    check_max_iter,
+    check_mixture,
+    check_n_components,
+    is_sparse,
+)
+from .engine.sparse import row_sq_norms
+
+#: the course's variance floor in EM with missing data (``em.mstep``), in squared rating units
+MIN_VARIANCE = 0.25
+#: EM stops once the log-likelihood rises by at most this much, relative: new - old <= tol |new|
+EM_TOLERANCE = 1e-6
+#: k-means stops once its cost falls by at most this much (absolute), as the course's does
+KMEANS_TOLERANCE = 1e-4
+#: responsibilities below the smallest normal float32 are set to 0 (``normalise_log_weights``)
+SMALLEST_NORMAL_FLOAT32 = float(np.finfo(np.float32).tiny)
 
 
 class GaussianMixture(NamedTuple):
@@ -27,73 +43,47 @@ class GaussianMixture(NamedTuple):
     p: np.ndarray
 
 
-#: rows of a CSR matrix squared at once by ``row_sq_norms``
-_SQUARING_ROWS = 1 << 14
+def as_mixture(mixture, d: int, name: str = "mixture") -> GaussianMixture:
+    """``mixture`` checked against data with d columns, as a float64 GaussianMixture."""
+    return GaussianMixture(*check_mixture(mixture, d, name))
 
 
-def row_sq_norms(X) -> np.ndarray:
-    """sum_i X_ui^2 for every row u: (n,) float64 array, for a dense array or a CSR matrix.
+class ConvergenceWarning(UserWarning):
+    """The best run stopped at max_iter before its stopping rule was met: raise max_iter."""
 
-    A CSR matrix is squared a block of rows at a time, so that no copy of all its values is made.
+
+class Outcome(NamedTuple):
+    """How an iterative fit ended: the mixture, the posterior and objective of the last
+    E-step, whether the stopping rule was met (else max_iter stopped it), iterations run."""
+
+    mixture: GaussianMixture
+    post: np.ndarray
+    objective: float
+    converged: bool
+    n_iter: int
+
+
+def squared_distances(X, mu: np.ndarray, sq_norms: np.ndarray, observed=None) -> np.ndarray:
+    """sum_i (x_ui - mu_ji)^2 over the observed entries i of row u: (n, K) array.
+
+    Expanded so that it is matrix products, for dense arrays and CSR matrices alike:
+
+        sum_i (x_ui - mu_ji)^2 = ||x_u||^2 - 2 (X mu^T)_uj + ||mu_j||^2          (complete data)
+        sum_{i in C_u} (x_ui - mu_ji)^2 = ||x_u||^2 - 2 (X mu^T)_uj + (M (mu^2)^T)_uj
+
+    with M the 0/1 indicator of observed entries (a missing x_ui is 0 in X, so it drops out
+    of X mu^T by itself). Clipped at 0 because rounding can make a tiny distance negative.
+    X: (n, d); mu: (K, d) in X's dtype; sq_norms: (n,) float64 ||x_u||^2 over observed
+    entries; observed: (n, d) M, or None for complete data.
     """
-    if not is_sparse(X):
-        return np.einsum("ui,ui->u", X, X, dtype=np.float64)
-    n, d = X.shape
-    ones = np.ones(d)
-    norms = np.empty(n)
-    for start in range(0, n, _SQUARING_ROWS):
-        rows = csr_rows(X, start, min(start + _SQUARING_ROWS, n))
-        norms[start : start + rows.shape[0]] = (
-            with_data(rows, np.square(rows.data, dtype=float)) @ ones
-        )
-    return norms
-
-
-def _compressed(kind, shape, data: np.ndarray, indices: np.ndarray, indptr: np.ndarray):
-    """A CSR or CSC matrix over exactly these arrays, never a copy of them.
-
-    scipy copies an array that views less than half of a larger one when it builds a matrix
-    from it (to free the rest); a block of users is such a view, so the arrays are attached
-    after building an empty matrix of the right shape.
-    """
-    matrix = kind(shape, dtype=data.dtype)
-    matrix.data, matrix.indices, matrix.indptr = (
-        data,
-        indices,
-        indptr.astype(indices.dtype, copy=False),
-    )
-    return matrix
-
-
-def with_data(X: sp.csr_matrix, data: np.ndarray) -> sp.csr_matrix:
-    """A CSR matrix with X's sparsity pattern (shared, not copied) and new stored values."""
-    return _compressed(sp.csr_matrix, X.shape, data, X.indices, X.indptr)
-
-
-def csr_rows(X: sp.csr_matrix, start: int, stop: int) -> sp.csr_matrix:
-    """Rows start:stop of a CSR matrix, sharing its values and column indices (no copy)."""
-    first, last = X.indptr[start], X.indptr[stop]
-    return _compressed(
-        sp.csr_matrix,
-        (stop - start, X.shape[1]),
-        X.data[first:last],
-        X.indices[first:last],
-        X.indptr[start : stop + 1] - first,
-    )
-
-
-def weighted_sums(weights: np.ndarray, X) -> np.ndarray:
-    """weights^T @ X: (K, d), sum_u weights_uj X_ui, for a dense array or a CSR matrix.
-
-    weights: (n, K). These are the M-step's sums over users. A CSR matrix is multiplied as
-    X^T @ weights with X^T the CSC matrix over X's own arrays (scipy's ``X.T`` would copy
-    them when X is a block of a larger matrix); for a dense X, weights^T @ X is the order
-    BLAS runs fastest.
-    """
-    if is_sparse(X):
-        X_t = _compressed(sp.csc_matrix, X.shape[::-1], X.data, X.indices, X.indptr)
-        return (X_t @ weights).T
-    return weights.T @ X
+    cross = X @ (-2.0 * mu.T)  # the largest array of the step: built once, then in place
+    dist = cross if cross.dtype == np.float64 else cross.astype(np.float64)
+    dist += sq_norms[:, None]
+    if observed is None:
+        dist += (mu**2).sum(axis=1)
+    else:
+        dist += observed @ (mu**2).T
+    return np.maximum(dist, 0.0, out=dist)
 
 
 def init(X, K: int, seed: int = 0) -> tuple[GaussianMixture, np.ndarray]:
@@ -128,9 +118,6 @@ def init(X, K: int, seed: int = 0) -> tuple[GaussianMixture, np.ndarray]:
     return GaussianMixture(mu, var, p), post
 
 
-_SMALLEST_NORMAL_FLOAT32 = float(np.finfo(np.float32).tiny)
-
-
 def normalise_log_weights(log_weights: np.ndarray) -> tuple[np.ndarray, float]:
     """Responsibilities and log-likelihood from unnormalised log joint densities.
 
@@ -142,93 +129,54 @@ def normalise_log_weights(log_weights: np.ndarray) -> tuple[np.ndarray, float]:
     out, it computes the exponentials once; scipy.special.logsumexp followed by exp takes
     several times longer on (n, K) arrays.)
     A responsibility below 1.2e-38, the smallest normal float32, is set to 0: it changes no
-    sum it enters beyond 1e-37, while as a subnormal number (in float64, or once cast to
-    float32 for the products) it makes the M-step's products several times slower on common
-    processors.
+    sum it enters beyond 1e-37, while as a subnormal number it makes the M-step's products
+    several times slower on common processors.
     """
     top = log_weights.max(axis=1, keepdims=True)
     post = np.exp(log_weights - top, out=np.empty_like(log_weights))
     total = post.sum(axis=1, keepdims=True)
     post /= total
-    post *= post >= _SMALLEST_NORMAL_FLOAT32  # cheaper than post[post < ...] = 0
+    post *= post >= SMALLEST_NORMAL_FLOAT32  # cheaper than post[post < ...] = 0
     return post, float((top + np.log(total)).sum())
 
 
-def iterate(estep_fn, mstep_fn, mixture, *, max_iter=None, callback=None, tol=1e-6):
-    """The course's EM loop, shared by ``naive_em.run`` and ``em.run``.
+def rises(previous: float, current: float, tol: float) -> bool:
+    """EM's rule to go on: the objective rose by more than tol relative, new - old > tol |new|."""
+    return current - previous > tol * abs(current)
 
-    estep_fn(mixture) -> (post, ll); mstep_fn(post, mixture) -> mixture.
 
-    Repeats post, ll = estep_fn(mixture); mixture = mstep_fn(post, mixture) while
-    ll - previous_ll > tol |ll| (the course's tol is 1e-6), or until max_iter iterations.
-    Returns (mixture, post, ll, converged, n_iter).
+def falls(previous: float, current: float, tol: float) -> bool:
+    """k-means' rule to go on: the cost fell by more than tol, old - new > tol."""
+    return previous - current > tol
+
+
+def iterate(
+    estep_fn, mstep_fn, mixture, *, go_on=rises, tol=EM_TOLERANCE, max_iter=None, callback=None
+) -> Outcome:
+    """The one loop of every fit here: k-means, EM on complete data, EM with missing data.
+
+    estep_fn(mixture) -> (post, objective); mstep_fn(post, mixture) -> mixture.
+    Repeats post, objective = estep_fn(mixture); mixture = mstep_fn(post, mixture) while
+    go_on(previous, objective, tol) (``rises`` for EM, ``falls`` for k-means' cost), or
+    until max_iter iterations. callback(iteration, objective, mixture) after every one.
     """
-    if max_iter is not None and max_iter < 1:
-        raise ValueError(f"max_iter must be a positive integer or None, got {max_iter}")
-    previous_ll, ll, post, iteration = None, None, None, 0
-    while previous_ll is None or ll - previous_ll > tol * abs(ll):
+    max_iter = check_max_iter(max_iter)
+    previous, objective, post, iteration = None, None, None, 0
+    while previous is None or go_on(previous, objective, tol):
         if max_iter is not None and iteration == max_iter:
-            return mixture, post, ll, False, iteration
-        previous_ll = ll
-        post, ll = estep_fn(mixture)
-        if not np.isfinite(ll):
+            return Outcome(mixture, post, objective, False, iteration)
+        previous = objective
+        post, objective = estep_fn(mixture)
+        if not np.isfinite(objective):
             raise FloatingPointError(
-                f"the log-likelihood became {ll} at iteration {iteration + 1}; a component "
+                f"the objective became {objective} at iteration {iteration + 1}; a component "
                 "probably collapsed onto a point: try another seed or pass min_variance > 0"
             )
         mixture = mstep_fn(post, mixture)
         iteration += 1
         if callback is not None:
-            callback(iteration, ll, mixture)
-    return mixture, post, ll, True, iteration
-
-
-class ProgressBar:
-    """A progress display for long fits, to pass as ``callback`` to ``run`` (em, naive_em, kmeans).
-
-        with ProgressBar("EM K=12") as show:
-            mixture, post, ll = em.run(X, mixture, post, callback=show)
-
-    Shows the iteration, the objective (log-likelihood, or k-means' cost) and its relative
-    change |new - old| / |new|, the quantity the stopping rule compares with 1e-6. It uses
-    ``tqdm.auto``: a widget in Jupyter, a text line on a terminal (written to stderr).
-    ``enabled=False`` makes it a no-op, so callers can keep one code path. The bar appears at
-    the first iteration; leave it with ``with`` (or call ``close()``) when the fit ends.
-    """
-
-    def __init__(self, description: str = "EM", *, enabled: bool = True, leave: bool = False):
-        self.description, self.enabled, self.leave = description, enabled, leave
-        self.bar, self.previous = None, None
-
-    def __call__(self, iteration: int, objective: float, mixture=None) -> None:
-        if not self.enabled:
-            return
-        if self.bar is None:
-            from tqdm.auto import tqdm
-
-            self.bar = tqdm(desc=self.description, unit="it", leave=self.leave)
-        change = (
-            float("nan")
-            if self.previous is None
-            else abs(objective - self.previous) / max(abs(objective), 1e-300)
-        )
-        self.previous = objective
-        self.bar.set_postfix(
-            objective=f"{objective:.6g}", rel_change=f"{change:.2e}", refresh=False
-        )
-        self.bar.update(1)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None
-
-    def __enter__(self) -> ProgressBar:
-        return self
-
-    def __exit__(self, *exc) -> bool:
-        self.close()
-        return False
+            callback(iteration, objective, mixture)
+    return Outcome(mixture, post, objective, True, iteration)
 
 
 def n_parameters(mixture: GaussianMixture) -> int:
@@ -244,7 +192,7 @@ def bic(X, mixture: GaussianMixture, log_likelihood: float) -> float:
     (notebook 04 derives the penalty).
     """
     X = check_matrix(X, ratings=False, allow_sparse=True)
-    mixture = check_mixture(mixture, X.shape[1])
+    mixture = as_mixture(mixture, X.shape[1])
     if not np.isfinite(log_likelihood):
         raise ValueError(f"log_likelihood must be finite, got {log_likelihood}")
     return float(log_likelihood - 0.5 * n_parameters(mixture) * np.log(X.shape[0]))
@@ -254,7 +202,7 @@ def rmse(X, Y) -> float:
     """Root mean squared error over *every* entry, as the course defines it.
 
     sqrt(mean((X - Y)^2)); when Y is a filled matrix, observed entries (copied from X)
-    count too. cfcore.evaluate gives the held-out RMSE over hidden entries only.
+    count too. ``cfcore.evaluation`` gives the held-out RMSE over hidden entries only.
     """
     X = check_matrix(X, "X", ratings=False, allow_sparse=False)
     Y = check_matrix(Y, "Y", ratings=False, allow_sparse=False)

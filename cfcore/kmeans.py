@@ -8,25 +8,25 @@ cluster's points to its mean, per coordinate.
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 
-from ._checks import check_matrix, check_mixture, check_posterior
-from .common import GaussianMixture
+from ._validation import check_matrix, check_posterior
+from .common import (
+    KMEANS_TOLERANCE,
+    GaussianMixture,
+    Outcome,
+    as_mixture,
+    falls,
+    iterate,
+    squared_distances,
+)
+from .engine.sparse import row_sq_norms
 
 
-def squared_distances(X: np.ndarray, mu: np.ndarray) -> np.ndarray:
-    """||x_u - mu_j||^2 for every row u and mean j: (n, K) array.
-
-    Expanded as ||x_u||^2 - 2 x_u . mu_j + ||mu_j||^2 so that it is one matrix product;
-    clipped at 0 because rounding can make a tiny distance negative.
-    X: (n, d) array, mu: (K, d) array.
-    """
-    dist = np.einsum("ui,ui->u", X, X)[:, None] - 2.0 * (X @ mu.T) + (mu**2).sum(axis=1)
-    return np.maximum(dist, 0.0, out=dist)
-
-
-def _estep(X: np.ndarray, mixture: GaussianMixture) -> tuple[np.ndarray, float]:
-    nearest = np.argmin(squared_distances(X, mixture.mu), axis=1)
+def _estep(X: np.ndarray, mixture: GaussianMixture, sq_norms: np.ndarray):
+    nearest = np.argmin(squared_distances(X, mixture.mu, sq_norms), axis=1)
     post = np.zeros((X.shape[0], mixture.mu.shape[0]))
     post[np.arange(X.shape[0]), nearest] = 1.0
     # the cost from the differences themselves, so it is exact to rounding
@@ -41,10 +41,10 @@ def estep(X: np.ndarray, mixture: GaussianMixture) -> tuple[np.ndarray, float]:
     Returns post: (n, K) one-hot assignments, and the cost sum_u min_j ||x_u - mu_j||^2.
     """
     X = check_matrix(X, ratings=False, allow_sparse=False)
-    return _estep(X, check_mixture(mixture, X.shape[1]))
+    return _estep(X, as_mixture(mixture, X.shape[1]), row_sq_norms(X))
 
 
-def _mstep(X: np.ndarray, post: np.ndarray, previous: GaussianMixture | None) -> GaussianMixture:
+def _mstep(X, post, previous: GaussianMixture | None, sq_norms) -> GaussianMixture:
     n, d = X.shape
     n_hat = post.sum(axis=0)
     empty = n_hat == 0
@@ -55,7 +55,7 @@ def _mstep(X: np.ndarray, post: np.ndarray, previous: GaussianMixture | None) ->
         )
     safe = np.where(empty, 1.0, n_hat)
     mu = (post.T @ X) / safe[:, None]
-    sse = (post * squared_distances(X, mu)).sum(axis=0)
+    sse = (post * squared_distances(X, mu, sq_norms)).sum(axis=0)
     var = sse / (d * safe)
     if empty.any():
         mu[empty], var[empty] = previous.mu[empty], previous.var[empty]
@@ -75,12 +75,17 @@ def mstep(
     X = check_matrix(X, ratings=False, allow_sparse=False)
     post = check_posterior(post, X.shape[0])
     if mixture is not None:
-        mixture = check_mixture(mixture, X.shape[1])
-    return _mstep(X, post, mixture)
+        mixture = as_mixture(mixture, X.shape[1])
+    return _mstep(X, post, mixture, row_sq_norms(X))
 
 
 def run(
-    X: np.ndarray, mixture: GaussianMixture, post: np.ndarray, *, callback=None
+    X: np.ndarray,
+    mixture: GaussianMixture,
+    post: np.ndarray,
+    *,
+    max_iter: int | None = None,
+    callback=None,
 ) -> tuple[GaussianMixture, np.ndarray, float]:
     """Alternate assignment and update while the cost falls by more than 1e-4.
 
@@ -88,15 +93,22 @@ def run(
     callback: optional f(iteration, cost, mixture) called after every update.
     Returns (mixture, post, cost), the cost being that of the last assignment step.
     """
-    X = check_matrix(X, ratings=False, allow_sparse=False)
-    mixture = check_mixture(mixture, X.shape[1])
-    check_posterior(post, X.shape[0], mixture.mu.shape[0])
-    previous_cost, cost, iteration = None, None, 0
-    while previous_cost is None or previous_cost - cost > 1e-4:
-        previous_cost = cost
-        post, cost = _estep(X, mixture)
-        mixture = _mstep(X, post, mixture)
-        iteration += 1
-        if callback is not None:
-            callback(iteration, cost, mixture)
+    mixture, post, cost, _, _ = run_full(X, mixture, post, max_iter=max_iter, callback=callback)
     return mixture, post, cost
+
+
+def run_full(X, mixture, post, *, max_iter=None, callback=None, tol=KMEANS_TOLERANCE) -> Outcome:
+    """``run`` that also says whether it converged and after how many iterations."""
+    X = check_matrix(X, ratings=False, allow_sparse=False)
+    mixture = as_mixture(mixture, X.shape[1])
+    check_posterior(post, X.shape[0], mixture.mu.shape[0])
+    sq_norms = row_sq_norms(X)  # computed once: X does not change between iterations
+    return iterate(
+        partial(_estep, X, sq_norms=sq_norms),
+        partial(_mstep, X, sq_norms=sq_norms),
+        mixture,
+        go_on=falls,
+        tol=tol,
+        max_iter=max_iter,
+        callback=callback,
+    )

@@ -10,31 +10,28 @@ from functools import partial
 
 import numpy as np
 
-from ._checks import check_matrix, check_mixture, check_posterior
-from .common import GaussianMixture, iterate, normalise_log_weights, row_sq_norms
-
-
-def _log_joint(X: np.ndarray, mixture: GaussianMixture, sq_norms: np.ndarray) -> np.ndarray:
-    """log p_j + log N(x_u | mu_j, var_j I): (n, K) array; sq_norms: (n,) ||x_u||^2.
-
-    ||x_u - mu_j||^2 = ||x_u||^2 - 2 x_u . mu_j + ||mu_j||^2 is one matrix product, clipped
-    at 0 because rounding can make a tiny distance negative. The (n, K) array, the largest of
-    the step, is built in place rather than through temporaries.
-    """
-    d = X.shape[1]
-    mu, var, p = mixture
-    log_joint = X @ (-2.0 * mu.T)
-    log_joint += sq_norms[:, None]
-    log_joint += (mu**2).sum(axis=1)
-    np.maximum(log_joint, 0.0, out=log_joint)  # ||x_u - mu_j||^2
-    log_joint /= -2.0 * var
-    with np.errstate(divide="ignore"):  # a weight of exactly 0 gives log 0 = -inf, as it should
-        log_joint += np.log(p) - 0.5 * d * np.log(2.0 * np.pi * var)
-    return log_joint
+from ._validation import check_matrix, check_non_negative, check_posterior
+from .common import (
+    EM_TOLERANCE,
+    GaussianMixture,
+    Outcome,
+    as_mixture,
+    iterate,
+    normalise_log_weights,
+    squared_distances,
+)
+from .engine.sparse import row_sq_norms
 
 
 def _estep(X: np.ndarray, mixture: GaussianMixture, sq_norms: np.ndarray):
-    return normalise_log_weights(_log_joint(X, mixture, sq_norms))
+    """log p_j + log N(x_u | mu_j, var_j I) for every row and component, normalised."""
+    d = X.shape[1]
+    mu, var, p = mixture
+    log_joint = squared_distances(X, mu, sq_norms)  # ||x_u - mu_j||^2, then in place:
+    log_joint /= -2.0 * var
+    with np.errstate(divide="ignore"):  # a weight of exactly 0 gives log 0 = -inf, as it should
+        log_joint += np.log(p) - 0.5 * d * np.log(2.0 * np.pi * var)
+    return normalise_log_weights(log_joint)
 
 
 def estep(X: np.ndarray, mixture: GaussianMixture) -> tuple[np.ndarray, float]:
@@ -46,7 +43,7 @@ def estep(X: np.ndarray, mixture: GaussianMixture) -> tuple[np.ndarray, float]:
     sum_u log sum_j p_j N(x_u | mu_j, var_j I).
     """
     X = check_matrix(X, ratings=False, allow_sparse=False)
-    return _estep(X, check_mixture(mixture, X.shape[1]), row_sq_norms(X))
+    return _estep(X, as_mixture(mixture, X.shape[1]), row_sq_norms(X))
 
 
 def _mstep(
@@ -99,7 +96,8 @@ def mstep(
     X = check_matrix(X, ratings=False, allow_sparse=False)
     post = check_posterior(post, X.shape[0])
     if mixture is not None:
-        mixture = check_mixture(mixture, X.shape[1])
+        mixture = as_mixture(mixture, X.shape[1])
+    min_variance = check_non_negative(min_variance, "min_variance")
     return _mstep(X, post, mixture, min_variance, row_sq_norms(X))
 
 
@@ -118,22 +116,25 @@ def run(
     callback: optional f(iteration, log_likelihood, mixture) after every iteration.
     Returns (mixture, post, log_likelihood), the log-likelihood of the last E-step.
     """
-    mixture, post, ll, _, _ = _run(
+    mixture, post, ll, _, _ = run_full(
         X, mixture, post, min_variance=min_variance, max_iter=max_iter, callback=callback
     )
     return mixture, post, ll
 
 
-def _run(X, mixture, post, *, min_variance=0.0, max_iter=None, callback=None, tol=1e-6):
-    """``run`` that also says whether it converged: (mixture, post, ll, converged, n_iter).
+def run_full(
+    X, mixture, post, *, min_variance=0.0, max_iter=None, callback=None, tol=EM_TOLERANCE
+) -> Outcome:
+    """``run`` that also says whether it converged and after how many iterations.
 
     tol: the relative rise of the log-likelihood below which the loop stops (the course's
     1e-6); the benchmarks pass -inf to time a fixed number of iterations.
     """
     X = check_matrix(X, ratings=False, allow_sparse=False)
-    mixture = check_mixture(mixture, X.shape[1])
+    mixture = as_mixture(mixture, X.shape[1])
     check_posterior(post, X.shape[0], mixture.mu.shape[0])
     sq_norms = row_sq_norms(X)  # computed once: X does not change between iterations
     estep_fn = partial(_estep, X, sq_norms=sq_norms)
+    min_variance = check_non_negative(min_variance, "min_variance")
     mstep_fn = partial(_mstep, X, min_variance=min_variance, sq_norms=sq_norms)
     return iterate(estep_fn, mstep_fn, mixture, max_iter=max_iter, callback=callback, tol=tol)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from hypothesis import settings
 
-from cfcore import datasets
+from cfcore import data as datasets
 
 # CI runs the property tests on a fixed sequence of examples, so a run can be repeated
 # exactly; locally every run draws new examples.

@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import assume
 from hypothesis import strategies as st
 
-from cfcore.datasets import RatingsData
+from cfcore.data import RatingsData
 
 
 def random_ratings(rng: np.random.Generator, n: int, d: int, density: float) -> np.ndarray:

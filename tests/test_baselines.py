@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from cfcore.baselines import BiasesModel, GlobalMean, ItemMean, UserMean, fit_biases
+from cfcore.models import BiasesModel, GlobalMean, ItemMean, UserMean, fit_biases
 
 # users x items, 0 = missing: ratings (0,0)=5 (0,1)=3 (1,0)=4 (1,2)=1 (2,1)=2; item 3 unrated
 SMALL = np.array(

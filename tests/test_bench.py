@@ -11,9 +11,10 @@ import pytest
 import scipy.sparse as sp
 from synthetic import random_ratings
 
-from cfcore import bench, common, datasets, em
-from cfcore.__main__ import main
+from cfcore import bench, common, em
+from cfcore import data as datasets
 from cfcore.bench import loop_em, scale
+from cfcore.cli import main
 
 
 def small_ratings_matrix(n_users, n_items, n_ratings, n_clusters, seed=0, dtype=None):

@@ -30,9 +30,9 @@ from pathlib import Path
 
 import pytest
 
-from cfcore import widgets
-from cfcore.plotting import figures_dir
-from cfcore.recommend import movielens_recommender
+from cfcore.apps import widgets
+from cfcore.apps.plotting import figures_dir
+from cfcore.apps.recommender import movielens_recommender
 
 pytestmark = pytest.mark.browser
 
@@ -260,7 +260,7 @@ def run_all_cells(page) -> None:
 def test_notebook_07_widgets_in_jupyterlab(movielens, tmp_path):
     sync_playwright = browser_or_skip()
     recommender = movielens_recommender("u1", K=4, seeds=range(3), data=movielens)
-    held_out = movielens.folds["u1"][1]
+    held_out = movielens.folds["u1"].test
 
     folders = lab_folders(tmp_path)
     shutil.copy(NOTEBOOK, folders["work"] / NOTEBOOK.name)

@@ -6,8 +6,8 @@ import json
 import subprocess
 import sys
 
-from cfcore.__main__ import main
-from cfcore.reproduce import COURSE_RESULTS
+from cfcore.cli import main
+from cfcore.evaluation.reproduce import COURSE_RESULTS
 
 
 def test_reproduce_prints_every_course_result_as_json(course, capsys):

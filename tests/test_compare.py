@@ -7,9 +7,10 @@ import pytest
 import scipy.sparse as sp
 from synthetic import random_ratings
 
-from cfcore import evaluate as ev
-from cfcore.baselines import BiasesModel
-from cfcore.compare import ALGORITHMS, SurpriseModel, surprise_available
+from cfcore import evaluation as ev
+from cfcore.data import Fold
+from cfcore.models import BiasesModel
+from cfcore.models.surprise import ALGORITHMS, SurpriseModel, surprise_available
 
 needs_surprise = pytest.mark.skipif(
     not surprise_available(),
@@ -56,7 +57,7 @@ def test_surprise_models_run_in_the_evaluation_on_the_same_folds():
     hidden = np.arange(rows.size) % 5 == 0
     train = X.toarray()
     train[rows[hidden], cols[hidden]] = 0.0
-    fold = ev.make_fold("f", train, (rows[hidden], cols[hidden], X.data[hidden]))
+    fold = Fold.from_arrays("f", train, (rows[hidden], cols[hidden], X.data[hidden]))
     (result,) = ev.evaluate([SurpriseModel("svd")], [fold])
     assert result.model == "surprise-svd" and 0.0 < result.rmse_mean < 2.5
 

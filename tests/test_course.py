@@ -7,7 +7,8 @@ import pytest
 import scipy.sparse as sp
 from _solutions import parse
 
-from cfcore import common, datasets, em, fit, select_k
+from cfcore import common, em, fit, select_k
+from cfcore import data as datasets
 
 SEEDS = range(5)
 

@@ -9,8 +9,9 @@ import pytest
 import scipy.sparse as sp
 from scipy.optimize import linear_sum_assignment
 
-from cfcore import common, datasets, em
-from cfcore.datasets import (
+from cfcore import common, em
+from cfcore import data as datasets
+from cfcore.data import (
     PlantedClusters,
     RatingsData,
     k_fold,
@@ -337,7 +338,7 @@ def test_half_stars_float32_and_weights():
 
 def test_the_arrays_grow_when_the_ratings_outnumber_the_room_made(monkeypatch):
     expected, _ = make_ratings(3000, 40, 2, 0.3, seed=8)
-    monkeypatch.setattr(datasets, "_planted_capacity", lambda cells, density: 10)
+    monkeypatch.setattr(datasets.synthetic, "_planted_capacity", lambda cells, density: 10)
     grown, _ = make_ratings(3000, 40, 2, 0.3, seed=8)
     assert same_ratings(grown.matrix, expected.matrix)
 
@@ -379,8 +380,8 @@ def test_em_recovers_the_planted_clusters():
 @pytest.mark.parametrize(
     ("kwargs", "error", "message"),
     [
-        ({"n_users": 0}, ValueError, "n_users must be a positive integer"),
-        ({"n_items": 2.5}, TypeError, "n_items must be a positive integer"),
+        ({"n_users": 0}, ValueError, "n_users must be an integer >= 1"),
+        ({"n_items": 2.5}, TypeError, "n_items must be an integer >= 1"),
         ({"density": 0.0}, ValueError, r"density must be a fraction in \(0, 1\]"),
         ({"density": 1.5}, ValueError, "density"),
         ({"scale": (1, 5), "step": 0.3}, ValueError, "whole number of steps"),
@@ -425,13 +426,13 @@ def test_min_train_per_user_is_respected():
 
 
 def test_splits_are_seeded(planted):
-    a = train_test_split(planted, seed=3)[1].matrix
-    b = train_test_split(planted, seed=3)[1].matrix
-    c = train_test_split(planted, seed=4)[1].matrix
+    a = train_test_split(planted, seed=3).test.matrix
+    b = train_test_split(planted, seed=3).test.matrix
+    c = train_test_split(planted, seed=4).test.matrix
     assert same_ratings(a, b) and not same_ratings(a, c)
     folds_a, folds_b = k_fold(planted, 4, seed=3), k_fold(planted, 4, seed=3)
     assert all(
-        same_ratings(x[1].matrix, y[1].matrix) for x, y in zip(folds_a, folds_b, strict=True)
+        same_ratings(x.test.matrix, y.test.matrix) for x, y in zip(folds_a, folds_b, strict=True)
     )
 
 
@@ -440,7 +441,7 @@ def test_every_rating_is_equally_likely_to_be_held_out():
     trials = 2000
     times_held_out = np.zeros(10)
     for seed in range(trials):
-        times_held_out += train_test_split(data, 0.3, seed=seed)[1].to_dense()[0] > 0
+        times_held_out += train_test_split(data, 0.3, seed=seed).test.to_dense()[0] > 0
     sd = np.sqrt(trials * 0.3 * 0.7)
     assert np.abs(times_held_out - 0.3 * trials).max() < 5 * sd, times_held_out
 

@@ -10,7 +10,7 @@ import numpy as np
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from cfcore.datasets import RatingsData, k_fold, load_ratings, save_ratings, train_test_split
+from cfcore.data import RatingsData, k_fold, load_ratings, save_ratings, train_test_split
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -12,10 +12,11 @@ import pytest
 import scipy.sparse as sp
 from synthetic import random_ratings
 
-from cfcore import evaluate as ev
-from cfcore.__main__ import main
-from cfcore.baselines import BiasesModel, GlobalMean, ItemMean, UserMean
-from cfcore.mixture_models import ResidualMixture
+from cfcore import evaluation as ev
+from cfcore.cli import main
+from cfcore.data import Fold, course_fold, holdout, load_folds
+from cfcore.models import BiasesModel, GlobalMean, ItemMean, UserMean, held_out_errors
+from cfcore.models.mixtures import ResidualMixture
 
 TRAIN = np.array([[5.0, 3.0, 0.0], [4.0, 0.0, 1.0], [0.0, 2.0, 0.0]])
 # hidden entries (0, 2), (1, 1), (2, 0) with their true ratings
@@ -23,11 +24,11 @@ TEST = (np.array([0, 1, 2]), np.array([2, 1, 0]), np.array([1.0, 2.0, 4.0]))
 
 
 def small_fold(name="small"):
-    return ev.make_fold(name, sp.csr_matrix(TRAIN), TEST)
+    return Fold.from_arrays(name, sp.csr_matrix(TRAIN), TEST)
 
 
 def test_held_out_errors_by_hand():
-    rmse, mae = ev.held_out_errors([3.0, 3.0, 3.0], [1.0, 2.0, 4.0])
+    rmse, mae = held_out_errors([3.0, 3.0, 3.0], [1.0, 2.0, 4.0])
     assert rmse == pytest.approx(np.sqrt((4 + 1 + 1) / 3))
     assert mae == pytest.approx((2 + 1 + 1) / 3)
 
@@ -50,13 +51,13 @@ def test_baselines_score_only_the_hidden_entries():
 def test_a_fold_refuses_test_pairs_that_are_stored_in_train():
     leaky = (np.array([0, 1]), np.array([0, 2]), np.array([5.0, 1.0]))
     with pytest.raises(ValueError, match="2 test pairs are also stored in train"):
-        ev.make_fold("leaky", sp.csr_matrix(TRAIN), leaky)
+        Fold.from_arrays("leaky", sp.csr_matrix(TRAIN), leaky)
 
 
 @pytest.mark.parametrize(
     "test, message",
     [
-        ((np.array([0, 0]), np.array([2, 2]), np.array([1.0, 2.0])), "appears twice"),
+        ((np.array([0, 0]), np.array([2, 2]), np.array([1.0, 2.0])), "duplicate"),
         ((np.array([0]), np.array([2]), np.array([np.nan])), "finite"),
         ((np.array([0]), np.array([3]), np.array([1.0])), "cols must lie in"),
         ((np.array([0.5]), np.array([2]), np.array([1.0])), "integer"),
@@ -66,7 +67,7 @@ def test_a_fold_refuses_test_pairs_that_are_stored_in_train():
 )
 def test_a_bad_test_set_is_named(test, message):
     with pytest.raises((TypeError, ValueError), match=message):
-        ev.make_fold("bad", TRAIN, test)
+        Fold.from_arrays("bad", TRAIN, test)
 
 
 class Spy:
@@ -75,7 +76,7 @@ class Spy:
     name = "spy"
 
     def fit(self, train):
-        self.train = train
+        self.train = train.matrix  # evaluate hands every model a RatingsData
         return self
 
     def predict(self, rows, cols):
@@ -89,7 +90,7 @@ def test_models_are_trained_on_the_training_ratings_only():
     hidden = rng.random(rows.size) < 0.2
     train = full.copy()
     train[rows[hidden], cols[hidden]] = 0.0
-    fold = ev.make_fold(
+    fold = Fold.from_arrays(
         "f", sp.csr_matrix(train), (rows[hidden], cols[hidden], full[rows, cols][hidden])
     )
     spy = Spy()
@@ -137,7 +138,7 @@ def two_folds():
         train = full.copy()
         train[rows[hidden], cols[hidden]] = 0.0
         folds.append(
-            ev.make_fold(f"f{k}", train, (rows[hidden], cols[hidden], full[rows, cols][hidden]))
+            Fold.from_arrays(f"f{k}", train, (rows[hidden], cols[hidden], full[rows, cols][hidden]))
         )
     return folds
 
@@ -163,11 +164,11 @@ def test_results_repeat_exactly_run_to_run():
 
 
 def test_the_course_fold_holds_out_every_missing_entry(course):
-    fold = ev.course_fold()
+    fold = course_fold()
     incomplete, complete = course("netflix_incomplete"), course("netflix_complete")
     hidden = (incomplete == 0) & (complete != 0)
     assert fold.n_test == hidden.sum()
-    np.testing.assert_array_equal(fold.train.toarray(), incomplete)
+    np.testing.assert_array_equal(fold.train.matrix.toarray(), incomplete)
     np.testing.assert_array_equal(fold.values, complete[fold.rows, fold.cols])
     assert (incomplete[fold.rows, fold.cols] == 0).all()
 
@@ -191,40 +192,24 @@ def test_evaluate_on_the_course_data_from_the_command_line(course, capsys):
     assert strip(table) == strip(records)
 
 
-class FakeRatings:
-    """Duck-typed RatingsData: .matrix (CSR) and .triples() -> (rows, cols, values)."""
-
-    def __init__(self, matrix):
-        self.matrix = sp.csr_matrix(matrix)
-
-    def triples(self):
-        rows, cols = self.matrix.nonzero()
-        return rows, cols, np.asarray(self.matrix[rows, cols]).ravel()
-
-
-def fake_splits():
-    return [
-        (
-            FakeRatings(f.train),
-            FakeRatings(sp.csr_matrix((f.values, (f.rows, f.cols)), shape=f.train.shape)),
-        )
-        for f in two_folds()
-    ]
+def renamed(fold, name):
+    return Fold(name, fold.train, fold.test)
 
 
 def test_movielens_folds_are_read_through_the_datasets_loader(monkeypatch, capsys):
-    from cfcore import datasets
+    from cfcore.data import registry
 
-    splits = fake_splits()
-    movielens = SimpleNamespace(folds={f"u{k}": splits[k % 2] for k in range(1, 6)})
+    splits = two_folds()
+    folds = {f"u{k}": renamed(splits[k % 2], f"u{k}") for k in range(1, 6)}
+    movielens = SimpleNamespace(folds=folds)
     folders = []
 
     def load_movielens_100k(data_dir=None):
         folders.append(data_dir)
         return movielens
 
-    monkeypatch.setattr(datasets, "load_movielens_100k", load_movielens_100k, raising=False)
-    folds = ev.load_folds("ml-100k", ["u1", "u2"])
+    monkeypatch.setattr(registry, "load_movielens_100k", load_movielens_100k)
+    folds = load_folds("ml-100k", ["u1", "u2"])
     assert [f.name for f in folds] == ["u1", "u2"]
     assert (
         main(
@@ -245,7 +230,7 @@ def test_movielens_folds_are_read_through_the_datasets_loader(monkeypatch, capsy
 
 
 def test_a_ratings_file_is_split_into_five_seeded_folds(monkeypatch, tmp_path):
-    from cfcore import datasets
+    from cfcore.data import registry
 
     path = tmp_path / "ratings.csv"
     path.write_text("user,item,rating\n")
@@ -253,11 +238,12 @@ def test_a_ratings_file_is_split_into_five_seeded_folds(monkeypatch, tmp_path):
 
     def k_fold(data, k=5, seed=0):
         calls.append((data, k, seed))
-        return fake_splits() * 2 + fake_splits()[:1]
+        folds = two_folds() * 2 + two_folds()[:1]
+        return [renamed(fold, f"f{k}") for k, fold in enumerate(folds, start=1)]
 
-    monkeypatch.setattr(datasets, "load_ratings", lambda p: f"loaded {p}", raising=False)
-    monkeypatch.setattr(datasets, "k_fold", k_fold, raising=False)
-    folds = ev.load_folds(str(path))
+    monkeypatch.setattr(registry, "load_ratings", lambda p: f"loaded {p}")
+    monkeypatch.setattr(registry, "k_fold", k_fold)
+    folds = load_folds(str(path))
     assert [f.name for f in folds] == ["f1", "f2", "f3", "f4", "f5"]
     assert calls == [(f"loaded {path}", 5, 0)]
 
@@ -271,17 +257,18 @@ def test_the_command_line_names_what_is_wrong(capsys, tmp_path):
 
 def test_a_validation_split_partitions_the_training_ratings():
     X = sp.csr_matrix(random_ratings(np.random.default_rng(6), 50, 30, 0.5))
-    rest, (rows, cols, values) = ev.validation_split(X, 0.2, seed=3)
+    split = holdout(X, 0.2, seed=3)
+    rest, rows, cols, values = split.train.matrix, split.rows, split.cols, split.values
     assert rest.nnz + values.size == X.nnz and 0.1 < values.size / X.nnz < 0.3
     np.testing.assert_array_equal(np.asarray(X[rows, cols]).ravel(), values)
     assert (np.asarray(rest[rows, cols]).ravel() == 0).all()
     np.testing.assert_array_equal(
         (rest + sp.csr_matrix((values, (rows, cols)), X.shape)).toarray(), X.toarray()
     )
-    again = ev.validation_split(X, 0.2, seed=3)[1]
-    np.testing.assert_array_equal(again[0], rows)
+    again = holdout(X, 0.2, seed=3)
+    np.testing.assert_array_equal(again.rows, rows)
     with pytest.raises(ValueError, match="fraction"):
-        ev.validation_split(X, 1.0)
+        holdout(X, 1.0)
 
 
 def test_the_residual_mixture_beats_the_biases_on_a_movielens_fold(movielens, capsys):

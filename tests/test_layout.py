@@ -10,7 +10,7 @@ import pytest
 import scipy.sparse as sp
 from synthetic import random_ratings
 
-from cfcore import common, em, fit
+from cfcore import common, em, engine, fit
 
 
 def ratings_with_an_empty_user(seed=0, n=90, d=25, density=0.35):
@@ -48,13 +48,13 @@ def test_threads_change_results_by_rounding_only(fmt, threads):
     serial = fitted(data, block_size=10, threads=1)
     parallel = fitted(data, block_size=10, threads=threads)
     assert_same_fit(parallel, serial, rtol=1e-12)
-    assert em.prepare(data, block_size=10, threads=threads).threads == threads
+    assert engine.prepare(data, block_size=10, threads=threads).threads == threads
 
 
 def test_steps_accept_prepared_ratings_and_give_the_same_numbers():
     X = sp.csr_matrix(ratings_with_an_empty_user(seed=2))
     mixture, post = common.init(X, 3, seed=0)
-    prepared = em.prepare(X, block_size=7, threads=2)
+    prepared = engine.prepare(X, block_size=7, threads=2)
     post_a, ll_a = em.estep(X, mixture)
     post_b, ll_b = em.estep(prepared, mixture)
     np.testing.assert_allclose(post_b, post_a, rtol=1e-12, atol=1e-15)
@@ -69,7 +69,7 @@ def test_steps_accept_prepared_ratings_and_give_the_same_numbers():
 
 def test_sparse_blocks_share_the_arrays_of_the_matrix():
     X = sp.csr_matrix(random_ratings(np.random.default_rng(3), 500, 40, 0.2))
-    prepared = em.prepare(X, block_size=64)
+    prepared = engine.prepare(X, block_size=64)
     assert len(prepared.blocks) == 8
     assert np.shares_memory(prepared.X.data, X.data)  # float64 CSR in: not even X is copied
     ones = prepared.blocks[0].M.data
@@ -84,20 +84,21 @@ def test_sparse_blocks_share_the_arrays_of_the_matrix():
 
 def test_dense_blocks_are_views():
     X = random_ratings(np.random.default_rng(4), 50, 6, 0.5)
-    prepared = em.prepare(X, block_size=16)
+    prepared = engine.prepare(X, block_size=16)
     assert [block.X.shape[0] for block in prepared.blocks] == [16, 16, 16, 2]
     assert all(np.shares_memory(block.X, prepared.X) for block in prepared.blocks)
 
 
 def test_by_default_every_thread_gets_blocks_when_they_are_large_enough():
     X = random_ratings(np.random.default_rng(5), 5000, 900, 0.05)  # 4.5M entries when dense
-    two = em.prepare(X, threads=2)  # 2 blocks of 2.25M entries
+    two = engine.prepare(X, threads=2)  # 2 blocks of 2.25M entries
     assert len(two.blocks) == 2 and two.threads == 2
-    three = em.prepare(X, threads=3)  # 3 blocks would hold under 2M entries each
+    three = engine.prepare(X, threads=3)  # 3 blocks would hold under 2M entries each
     assert len(three.blocks) == 1 and three.threads == 1
-    sparse = em.prepare(sp.csr_matrix(X), threads=2)  # 225k ratings: one block
+    sparse = engine.prepare(sp.csr_matrix(X), threads=2)  # 225k ratings: one block
     assert len(sparse.blocks) == 1 and sparse.threads == 1
-    assert em.prepare(sp.csr_matrix(X), block_size=1000).threads == min(5, em._available_cores())
+    prepared = engine.prepare(sp.csr_matrix(X), block_size=1000)
+    assert prepared.threads == min(5, engine.available_cores())
 
 
 @pytest.mark.parametrize(
@@ -122,7 +123,7 @@ def test_bad_layout_options_are_named(option, value, error, message):
 def test_float32_keeps_integer_ratings_exact(fmt):
     X = random_ratings(np.random.default_rng(7), 40, 9, 0.5)
     data = sp.csr_matrix(X) if fmt == "sparse" else X
-    prepared = em.prepare(data, dtype=np.float32)
+    prepared = engine.prepare(data, dtype=np.float32)
     assert prepared.X.dtype == np.float32 and prepared.shift == 3.0
     stored = prepared.X.toarray() if fmt == "sparse" else prepared.X
     np.testing.assert_array_equal(np.where(X != 0, stored + prepared.shift, 0.0), X)
@@ -183,7 +184,7 @@ def test_progress_bar_shows_iterations_log_likelihood_and_relative_change(monkey
     monkeypatch.setattr(tqdm.auto, "tqdm", lambda *a, **k: original(*a, file=stream, **k))
     X = random_ratings(np.random.default_rng(9), 60, 10, 0.5)
     trace = []
-    with common.ProgressBar("EM K=3", leave=True) as show:
+    with engine.ProgressBar("EM K=3", leave=True) as show:
 
         def callback(iteration, ll, mixture):
             trace.append(ll)
@@ -200,7 +201,7 @@ def test_progress_bar_shows_iterations_log_likelihood_and_relative_change(monkey
 
 def test_a_disabled_progress_bar_draws_nothing(capsys):
     X = random_ratings(np.random.default_rng(10), 30, 6, 0.5)
-    with common.ProgressBar(enabled=False) as show:
+    with engine.ProgressBar(enabled=False) as show:
         em.run(X, *common.init(X, 2, seed=0), callback=show)
     assert show.bar is None
     assert capsys.readouterr().err == ""

@@ -11,10 +11,11 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from synthetic import incomplete_ratings, random_ratings
 
-from cfcore import em, mixture_models
-from cfcore.baselines import fit_biases
+from cfcore import em, engine
 from cfcore.common import GaussianMixture, init
-from cfcore.mixture_models import CourseMixture, ResidualMixture, init_observed
+from cfcore.models import fit_biases, map_em
+from cfcore.models.mixtures import CourseMixture, ResidualMixture
+from cfcore.models.starts import init_observed
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -34,7 +35,7 @@ def residual_matrices(draw):
 def traced(R, K, seed, tau2, floor, **options):
     trace = []
     mixture, post = init_observed(R, K, seed, floor)
-    result = mixture_models.run(
+    result = map_em.run(
         R,
         mixture,
         post,
@@ -57,14 +58,14 @@ def test_map_em_never_lowers_the_log_posterior(case):
     assert objective == trace[-1]
     R, tau2 = case[0], case[3]
     previous = _previous_mixture(*case, n_iter=len(trace))
-    assert objective == pytest.approx(mixture_models.log_posterior(R, previous, tau2))
+    assert objective == pytest.approx(map_em.log_posterior(R, previous, tau2))
 
 
 def _previous_mixture(R, K, seed, tau2, floor, n_iter):
     """The mixture the last E-step was run on: n_iter - 1 full iterations from the init."""
     mixture, post = init_observed(R, K, seed, floor)
     if n_iter > 1:
-        mixture, _, _ = mixture_models.run(
+        mixture, _, _ = map_em.run(
             R, mixture, post, prior_variance=tau2, min_variance=floor, max_iter=n_iter - 1
         )
     return mixture
@@ -75,9 +76,9 @@ def _previous_mixture(R, K, seed, tau2, floor, n_iter):
 def test_the_log_posterior_is_the_log_likelihood_plus_the_log_prior(case):
     R, K, seed, tau2, floor = case
     mixture, _ = init_observed(R, K, seed, floor)
-    log_likelihood = em.log_likelihood(em.observed(R, allow_negative=True), mixture)
+    log_likelihood = em.log_likelihood(engine.observed(R, allow_negative=True), mixture)
     expected = log_likelihood + np.sum(-0.5 * mixture.mu**2 / tau2 - 0.5 * np.log(2 * np.pi * tau2))
-    assert mixture_models.log_posterior(R, mixture, tau2) == pytest.approx(expected, rel=1e-12)
+    assert map_em.log_posterior(R, mixture, tau2) == pytest.approx(expected, rel=1e-12)
 
 
 def test_one_map_mstep_by_hand():
@@ -85,7 +86,7 @@ def test_one_map_mstep_by_hand():
     # mu = (2 + 4) / (2 + 1 / 0.5) = 1.5; var = ((2 - 1.5)^2 + (4 - 1.5)^2) / 2 = 3.25
     X = sp.csr_matrix([[2.0], [4.0]])
     previous = GaussianMixture(np.array([[0.0]]), np.array([1.0]), np.array([1.0]))
-    mixture = mixture_models.map_mstep(X, np.ones((2, 1)), previous, 0.5, min_variance=0.0)
+    mixture = map_em.map_mstep(X, np.ones((2, 1)), previous, 0.5, min_variance=0.0)
     np.testing.assert_allclose(mixture.mu, [[1.5]])
     np.testing.assert_allclose(mixture.var, [3.25])
     np.testing.assert_allclose(mixture.p, [1.0])
@@ -95,8 +96,8 @@ def test_a_strong_prior_pulls_unsupported_means_to_zero():
     X = sp.csr_matrix([[2.0, 0.0], [0.0, -1.0]])
     X.eliminate_zeros()
     previous = GaussianMixture(np.ones((1, 2)), np.array([1.0]), np.array([1.0]))
-    weak = mixture_models.map_mstep(X, np.ones((2, 1)), previous, 1e12, min_variance=0.1)
-    strong = mixture_models.map_mstep(X, np.ones((2, 1)), previous, 1e-6, min_variance=0.1)
+    weak = map_em.map_mstep(X, np.ones((2, 1)), previous, 1e12, min_variance=0.1)
+    strong = map_em.map_mstep(X, np.ones((2, 1)), previous, 1e-6, min_variance=0.1)
     np.testing.assert_allclose(weak.mu, [[2.0, -1.0]], rtol=1e-9)
     assert np.abs(strong.mu).max() < 1e-5
 
@@ -113,7 +114,7 @@ def test_a_vanishing_prior_is_the_course_mstep(seed, K, fmt):
     data = sp.csr_matrix(X) if fmt == "sparse" else X
     mixture, _ = init(X, K, 0)
     course = em.mstep(data, post, mixture)
-    limit = mixture_models.map_mstep(data, post, mixture, 1e12)
+    limit = map_em.map_mstep(data, post, mixture, 1e12)
     for field in ("mu", "var", "p"):
         np.testing.assert_allclose(getattr(limit, field), getattr(course, field), rtol=1e-8)
 
@@ -122,7 +123,7 @@ def test_no_prior_runs_exactly_the_course_em():
     X = random_ratings(np.random.default_rng(0), 30, 8, 0.6)
     mixture, post = init(X, 3, 1)
     course = em.run(X, mixture, post)
-    ours = mixture_models.run(X, mixture, post, prior_variance=None)
+    ours = map_em.run(X, mixture, post, prior_variance=None)
     for a, b in zip(course[0], ours[0], strict=True):
         np.testing.assert_array_equal(a, b)
     assert course[2] == ours[2]
@@ -179,27 +180,27 @@ def test_bad_options_are_named():
         ResidualMixture(seeds=[])
 
 
-# ---------------------------------------------------- em.observed(allow_negative=...)
+# ---------------------------------------------------- engine.observed(allow_negative=...)
 
 
 def test_observed_accepts_negative_sparse_values_only_when_asked():
     R = sp.csr_matrix(np.array([[1.5, -2.0, 0.0], [0.0, 0.0, -0.5]]))
     with pytest.raises(ValueError, match="negative"):
-        em.observed(R)
-    ratings = em.observed(R, allow_negative=True)
+        engine.observed(R)
+    ratings = engine.observed(R, allow_negative=True)
     np.testing.assert_allclose(ratings.counts, [2, 1])
     np.testing.assert_allclose(ratings.sq_norms, [1.5**2 + 4.0, 0.25])
 
 
 def test_observed_keeps_dense_input_non_negative():
     with pytest.raises(ValueError, match="negative"):
-        em.observed(np.array([[1.0, -1.0]]), allow_negative=True)
+        engine.observed(np.array([[1.0, -1.0]]), allow_negative=True)
 
 
 def test_a_stored_zero_residual_is_observed():
     R = sp.csr_matrix((np.array([0.0, 1.0]), np.array([0, 1]), np.array([0, 2])), shape=(1, 3))
     assert R.nnz == 2
-    np.testing.assert_allclose(em.observed(R, allow_negative=True).counts, [2])
+    np.testing.assert_allclose(engine.observed(R, allow_negative=True).counts, [2])
 
 
 def test_course_mixture_can_choose_k_on_a_validation_split_of_the_training_matrix():

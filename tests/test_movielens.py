@@ -19,7 +19,9 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from cfcore import common, datasets, em
+from cfcore import common, em
+from cfcore import data as datasets
+from cfcore.data import movielens as movielens_module
 
 
 def test_ratings_users_items_and_scale(movielens):
@@ -69,7 +71,7 @@ def test_ua_and_ub_hold_out_ten_ratings_per_user(movielens):
         np.testing.assert_array_equal(np.diff(test.matrix.indptr), 10)
         assert train.n_ratings == 90_570
         assert ((train.matrix + test.matrix) != movielens.ratings.matrix).nnz == 0
-    assert movielens.folds["ua"][1].matrix.multiply(movielens.folds["ub"][1].matrix).nnz == 0
+    assert movielens.folds["ua"].test.matrix.multiply(movielens.folds["ub"].test.matrix).nnz == 0
 
 
 def test_load_ratings_reads_u_data_to_the_same_matrix(movielens):
@@ -95,7 +97,7 @@ def test_em_runs_on_the_csr_matrix_and_agrees_with_dense(movielens):
 
 
 def test_the_citation_is_printed_once_per_process(movielens, monkeypatch, capsys):
-    monkeypatch.setattr(datasets, "_NOTICES_SHOWN", set())
+    monkeypatch.setattr(movielens_module, "_NOTICES_SHOWN", set())
     datasets.load_movielens_100k(download=False)
     datasets.load_movielens_100k(download=False)
     printed = capsys.readouterr()
@@ -189,10 +191,10 @@ def served(site, monkeypatch):
 def test_download_unpacks_and_is_not_repeated(served, tmp_path):
     base, digest, requests_served = served
     cache = tmp_path / "cache"
-    folder = datasets._fetch_movielens_100k(f"{base}/ml-100k.zip", digest, cache_dir=cache)
+    folder = movielens_module._fetch_movielens_100k(f"{base}/ml-100k.zip", digest, cache_dir=cache)
     assert folder == cache / "ml-100k.zip.unzip" / "ml-100k"
     assert datasets.load_movielens_100k(folder).ratings.n_ratings == 100_000
-    again = datasets._fetch_movielens_100k(f"{base}/ml-100k.zip", digest, cache_dir=cache)
+    again = movielens_module._fetch_movielens_100k(f"{base}/ml-100k.zip", digest, cache_dir=cache)
     assert again == folder and requests_served == ["/ml-100k.zip"]  # the cached zip is reused
 
 
@@ -200,8 +202,8 @@ def test_load_without_local_files_downloads_into_the_cache(served, tmp_path, mon
     base, digest, requests_served = served
     monkeypatch.delenv("CFCORE_DATA")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    fetch = functools.partial(datasets._fetch_movielens_100k, f"{base}/ml-100k.zip", digest)
-    monkeypatch.setattr(datasets, "_fetch_movielens_100k", fetch)
+    fetch = functools.partial(movielens_module._fetch_movielens_100k, f"{base}/ml-100k.zip", digest)
+    monkeypatch.setattr(movielens_module, "_fetch_movielens_100k", fetch)
     data = datasets.load_movielens_100k()
     assert data.ratings.n_ratings == 100_000 and requests_served == ["/ml-100k.zip"]
     assert data.path == tmp_path / "xdg" / "cfcore" / "ml-100k.zip.unzip" / "ml-100k"
@@ -214,7 +216,7 @@ def test_a_corrupted_download_is_rejected_and_not_kept(served, tmp_path):
     base, digest, requests_served = served
     cache = tmp_path / "cache"
     with pytest.raises(ValueError, match=r"rejected, nothing was kept.*(?i:hash)"):
-        datasets._fetch_movielens_100k(f"{base}/corrupt.zip", digest, cache_dir=cache)
+        movielens_module._fetch_movielens_100k(f"{base}/corrupt.zip", digest, cache_dir=cache)
     assert requests_served == ["/corrupt.zip"]
     assert not (cache / "ml-100k.zip").exists()
     assert not (cache / "ml-100k.zip.unzip").exists()
@@ -223,7 +225,7 @@ def test_a_corrupted_download_is_rejected_and_not_kept(served, tmp_path):
 def test_a_missing_file_on_the_server_says_where_to_put_the_data(served, tmp_path):
     base, digest, _ = served
     with pytest.raises(FileNotFoundError, match=r"could not be downloaded.*404.*unzip it"):
-        datasets._fetch_movielens_100k(f"{base}/absent.zip", digest, cache_dir=tmp_path)
+        movielens_module._fetch_movielens_100k(f"{base}/absent.zip", digest, cache_dir=tmp_path)
 
 
 def test_no_network_says_where_to_put_the_data(tmp_path, monkeypatch):
@@ -232,6 +234,6 @@ def test_no_network_says_where_to_put_the_data(tmp_path, monkeypatch):
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     with pytest.raises(FileNotFoundError, match=r"could not be downloaded.*ml-100k\.zip"):
-        datasets._fetch_movielens_100k(
+        movielens_module._fetch_movielens_100k(
             f"http://127.0.0.1:{port}/ml-100k.zip", "0" * 64, cache_dir=tmp_path
         )

@@ -8,17 +8,9 @@ import scipy.sparse as sp
 from synthetic import random_ratings, titled_ratings
 
 from cfcore import common, em, fit
-from cfcore.recommend import (
-    Recommender,
-    cluster_support,
-    fold_in,
-    movielens_recommender,
-    predict,
-    spread,
-    top_n,
-    user_row,
-)
-from cfcore.selection import random_responsibilities
+from cfcore.apps.recommend import cluster_support, fold_in, predict, spread, top_n, user_row
+from cfcore.apps.recommender import Recommender, movielens_recommender
+from cfcore.models import random_responsibilities
 
 
 @pytest.fixture(scope="module")
@@ -219,8 +211,8 @@ def test_random_responsibilities_is_an_m_step_from_seeded_soft_assignments():
         np.testing.assert_allclose(got, want, rtol=1e-12)
     result = fit(X, 3, seeds=[7], init=random_responsibilities)
     assert np.isfinite(result.log_likelihood) and result.seed == 7
-    with pytest.raises(TypeError, match=r"init must be None or a function"):
-        fit(X, 3, init="random")
+    with pytest.raises(TypeError, match=r"init must be a start.s name"):
+        fit(X, 3, init=3)
 
 
 # --- MovieLens 100K -------------------------------------------------------------------------
@@ -229,7 +221,7 @@ def test_random_responsibilities_is_an_m_step_from_seeded_soft_assignments():
 def test_the_course_start_leaves_one_user_components_on_movielens_and_this_one_does_not(
     movielens,
 ):
-    X = movielens.folds["u1"][0].matrix
+    X = movielens.folds["u1"].train.matrix
     course = fit(X, 4, seeds=[4])
     assert course.mixture.p.min() < 2.0 / X.shape[0]  # a component of (about) one user
     spread_out = fit(X, 4, seeds=[0], init=random_responsibilities)
@@ -240,7 +232,7 @@ def test_the_course_start_leaves_one_user_components_on_movielens_and_this_one_d
 def test_movielens_fold_in_equals_the_fitted_posterior_for_every_user(movielens):
     recommender = movielens_recommender(data=movielens)
     assert movielens_recommender(data=movielens) is recommender  # fitted once
-    train = movielens.folds["u1"][0]
+    train = movielens.folds["u1"].train
     expected, _ = em.estep(train.matrix, recommender.mixture)
     for u in range(train.n_users):
         np.testing.assert_allclose(

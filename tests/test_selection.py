@@ -7,7 +7,7 @@ import pytest
 import scipy.sparse as sp
 from synthetic import random_ratings
 
-from cfcore import fit, select_k
+from cfcore import ConvergenceWarning, fit, select_k
 
 
 def blobs(K=3, n_per=80, seed=0):
@@ -44,7 +44,7 @@ def test_bic_recovers_the_planted_number_of_clusters():
 
 
 def test_stopping_early_warns():
-    with pytest.warns(RuntimeWarning, match="max_iter=2"):
+    with pytest.warns(ConvergenceWarning, match="max_iter=2"):
         result = fit(blobs(), 3, seeds=[0], method="naive_em", max_iter=2)
     assert not result.converged and result.n_iter == 2
 
@@ -63,7 +63,7 @@ def test_min_variance_is_passed_to_em():
 
 
 def test_matched_accuracy_ignores_label_names():
-    from cfcore.metrics import matched_accuracy
+    from cfcore.models import matched_accuracy
 
     assert matched_accuracy([0, 0, 1, 1, 2], [5, 5, 3, 3, 9]) == 1.0
     assert matched_accuracy([0, 0, 1, 1], [1, 1, 1, 1]) == 0.5
@@ -76,7 +76,7 @@ def test_held_out_log_likelihood_is_the_predictive_density_of_the_test_ratings()
     from scipy.special import logsumexp
 
     from cfcore import em
-    from cfcore.selection import held_out_log_likelihood
+    from cfcore.models import held_out_log_likelihood
 
     rng = np.random.default_rng(4)
     ratings = random_ratings(rng, 30, 8, 0.7)

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from synthetic import titled_ratings
 
-from cfcore import common, fit, widgets
-from cfcore.datasets import make_blobs
-from cfcore.recommend import Recommender, movielens_recommender
-from cfcore.widgets import (
+from cfcore import common, fit
+from cfcore.apps import widgets
+from cfcore.apps.recommender import Recommender, movielens_recommender
+from cfcore.apps.widgets import (
     EMData,
     EMExplorer,
     RateAndRecommend,
@@ -26,6 +26,7 @@ from cfcore.widgets import (
     user_report,
     users_with_held_out,
 )
+from cfcore.data import make_blobs
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -44,7 +45,7 @@ def ratings_data():
 @pytest.fixture(scope="module")
 def split(ratings_data):
     """(train, held_out): about a fifth of every user's ratings held out."""
-    from cfcore.datasets import train_test_split
+    from cfcore.data import train_test_split
 
     return train_test_split(ratings_data, 0.2, seed=0)
 
@@ -259,7 +260,7 @@ def test_rate_and_recommend_updates_at_every_rating_and_can_undo(recommender):
 
 def test_the_explorers_on_movielens(movielens):
     recommender = movielens_recommender(data=movielens)
-    held_out = movielens.folds["u1"][1]
+    held_out = movielens.folds["u1"].test
     explorer = UserExplorer(recommender, held_out)
     assert len(explorer.user_choice.options) == 459  # u1's test users
     explorer.user_choice.value = 13

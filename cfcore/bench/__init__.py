@@ -78,7 +78,7 @@ def _best_time(work, repeat: int):
 def course_matrix(users: int | None = None) -> tuple[np.ndarray, str]:
     """The course's netflix_incomplete (its first ``users`` rows), or, when its files are
     absent, random ratings of the same shape and share of missing entries."""
-    from ..datasets import course_available, load_course
+    from ..data import course_available, load_course
 
     if course_available():
         X, source = load_course("netflix_incomplete"), "course netflix_incomplete.txt"
@@ -153,7 +153,7 @@ def complete_data_em(n: int, d: int, *, K: int = 12, iterations=(10, 60), repeat
     mixture, post = common.init(X, K, seed=0)
 
     def cfcore_fit(max_iter):
-        _, _, ll, _, done = naive_em._run(X, mixture, post, max_iter=max_iter, tol=-np.inf)
+        _, _, ll, _, done = naive_em.run_full(X, mixture, post, max_iter=max_iter, tol=-np.inf)
         return ll, done
 
     def sklearn_fit(max_iter):

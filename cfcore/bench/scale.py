@@ -16,6 +16,7 @@ import time
 import numpy as np
 
 from .. import common, em
+from ..engine import ProgressBar, prepare, with_data
 
 #: (users, items, ratings) of the two public data sets whose size the benchmark reproduces
 MOVIELENS_25M = (162_541, 59_047, 25_000_095)
@@ -40,17 +41,17 @@ def sparse_em(
     Returns seconds per iteration (the median), ns per (rating x component) per iteration,
     the log-likelihood trace, whether it rose at every iteration and its largest relative
     fall (rounding can make a converged log-likelihood dip by ~1e-15), and the time spent
-    checking and laying out X (``em.prepare``) and initialising (``common.init``).
+    checking and laying out X (``engine.prepare``) and initialising (``common.init``).
     """
     start = time.perf_counter()
     mixture, post = common.init(X, K, seed)
     init_seconds = time.perf_counter() - start
     start = time.perf_counter()
-    data = em.prepare(X, dtype=dtype, threads=threads)
+    data = prepare(X, dtype=dtype, threads=threads)
     prepare_seconds = time.perf_counter() - start
 
     stamps, trace = [time.perf_counter()], []
-    with common.ProgressBar(f"EM K={K} {np.dtype(dtype).name}", enabled=progress) as show:
+    with ProgressBar(f"EM K={K} {np.dtype(dtype).name}", enabled=progress) as show:
 
         def record(iteration, ll, mixture):
             stamps.append(time.perf_counter())
@@ -58,7 +59,7 @@ def sparse_em(
             show(iteration, ll)
 
         # exactly n_iter iterations, even where the course's stopping rule would stop
-        em._run(data, mixture, post, max_iter=n_iter, callback=record, tol=-np.inf)
+        em.run_full(data, mixture, post, max_iter=n_iter, callback=record, tol=-np.inf)
     seconds = np.diff(stamps)
     per_iteration = float(np.median(seconds))
     return {
@@ -149,7 +150,7 @@ def _child(connection, make_matrix, arguments: tuple, runs: list[dict]) -> None:
         for options in runs:
             dtype = np.dtype(options.get("dtype", np.float64))
             if X.dtype != dtype:  # hold the matrix in the run's dtype only, as a user would
-                X = common.with_data(X, X.data.astype(dtype))
+                X = with_data(X, X.data.astype(dtype))
             results.append({**made, **_measure(X, options)})
         connection.send(results)
     except BaseException as error:  # the parent reports it
@@ -186,8 +187,8 @@ def planted_ratings(
     n_users: int, n_items: int, n_ratings: int, n_clusters: int, seed=0, dtype=None
 ):
     """A CSR matrix of about n_ratings ratings 1-5 from users in n_clusters planted clusters
-    (``cfcore.datasets.make_ratings``)."""
-    from ..datasets import make_ratings
+    (``cfcore.data.make_ratings``)."""
+    from ..data import make_ratings
 
     density = n_ratings / (n_users * n_items)
     data, _ = make_ratings(
@@ -267,7 +268,7 @@ def plot_scaling(law: dict, name: str = "scaling_em_sparse"):
     """Draw seconds per iteration against ratings and against K; save figures/<name>.png."""
     import matplotlib.pyplot as plt
 
-    from ..plotting import savefig
+    from ..apps.plotting import savefig
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.6))
     panels = (

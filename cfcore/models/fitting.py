@@ -1,25 +1,29 @@
-"""A friendlier layer over the course functions: best-of-seeds fitting and choosing K.
+"""A friendlier layer over the course functions: best of several seeds, and choosing K.
 
-It calls ``common.init`` and the ``run`` of ``kmeans``, ``naive_em`` or ``em``; it does not
-re-implement them. EM reaches a local optimum that depends on the initial means, so the
-course runs several seeds and keeps the best (notebooks 01 and 02 show a bad seed).
+It calls a start from ``starts`` and the ``run_full`` of ``kmeans``, ``naive_em`` or ``em``;
+it does not re-implement them. EM reaches a local optimum that depends on the initial
+means, so the course runs several seeds and keeps the best (notebooks 01 and 02 show a bad
+seed). Unlike the course functions, ``fit`` ends with one more E-step so that the posterior
+it returns belongs to the mixture it returns.
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
 
-from . import em, kmeans, naive_em
-from ._checks import check_n_components
-from .common import GaussianMixture, ProgressBar, bic
-from .common import init as course_init
+from .. import em, kmeans, naive_em
+from .._validation import check_seeds
+from ..common import ConvergenceWarning, GaussianMixture, bic
+from ..engine import ProgressBar
+from .starts import get_start
 
-METHODS = ("kmeans", "naive_em", "em")
+#: method -> the course module that fits it
+METHODS = {"kmeans": kmeans, "naive_em": naive_em, "em": em}
 
 
 @dataclass
@@ -27,8 +31,10 @@ class FitResult:
     """The best of several seeded runs of one method at one K.
 
     mixture: the fitted GaussianMixture (mu (K, d), var (K,), p (K,))
-    post: (n, K) posterior (one-hot for k-means) from the last E-step
-    log_likelihood: of the last E-step (None for k-means); cost: k-means' cost (else None)
+    post: (n, K) posterior of ``mixture`` (one-hot for k-means): a final E-step after the
+        last M-step, so that post and mixture agree
+    log_likelihood: of the last E-step of the loop, the number the course reports (None for
+        k-means); cost: k-means' cost (else None)
     bic: log_likelihood - 0.5 * n_parameters * ln n (None for k-means)
     trace: the objective after every iteration of the best seed (log-likelihood or cost)
     seed_scores: {seed: final objective} for every seed tried
@@ -48,54 +54,24 @@ class FitResult:
     seed_scores: dict[int, float] = field(default_factory=dict)
 
 
-def random_responsibilities(X, K: int, seed: int = 0) -> tuple[GaussianMixture, np.ndarray]:
-    """Start EM on sparse ratings from random soft assignments and one M-step.
+def best_of_seeds(run_one: Callable[[int], tuple], seeds, *, maximise: bool = True):
+    """Run ``run_one(seed)`` -> (score, result) for every seed and keep the best.
 
-    The course's ``common.init`` takes K users' rows as the means. On a matrix as sparse as
-    MovieLens 100K (94% missing) such a row is 0 on almost every item, the first E-step
-    puts each of those K users alone in "their" component, and EM ends with components of
-    one user (p_j = 1/n). Here instead every user gets random responsibilities
-    post_u ~ Dirichlet(1, ..., 1) (seeded) and ``em.mstep`` turns them into means, variances
-    and weights: every mean starts near the item means, from which EM separates the groups.
-    An item a component barely covers (soft support < 1) starts at the item's mean rating
-    (the global mean for an item nobody rated).
-
-    X: (n, d) ratings, dense (0 = missing) or CSR. Returns (mixture, post), post: (n, K).
+    Ties go to the first seed. Returns (seed, result, {seed: score}).
     """
-    R = em.observed(X)
-    n, d = R.X.shape
-    K = check_n_components(K, n)
-    post = np.random.default_rng(seed).dirichlet(np.ones(K), size=n)
-    totals = np.asarray(R.X.sum(axis=0), dtype=np.float64).ravel()
-    support = np.asarray(R.M.sum(axis=0), dtype=np.float64).ravel()
-    global_mean = totals.sum() / max(support.sum(), 1.0)
-    item_means = np.where(support > 0, totals / np.maximum(support, 1.0), global_mean)
-    start = GaussianMixture(np.tile(item_means, (K, 1)), np.ones(K), np.full(K, 1.0 / K))
-    return em.mstep(R, post, start), post
+    best_seed, best_score, best_result, scores = None, None, None, {}
+    for seed in check_seeds(seeds):
+        score, result = run_one(seed)
+        score = scores[seed] = float(score)
+        if best_seed is None or (score > best_score if maximise else score < best_score):
+            best_seed, best_score, best_result = seed, score, result
+    return best_seed, best_result, scores
 
 
-def _check_method(method: str) -> str:
+def _check_method(method: str):
     if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    return method
-
-
-def _check_seeds(seeds: Iterable[int]) -> list[int]:
-    seeds = list(seeds)
-    if not seeds:
-        raise ValueError("seeds must hold at least one seed, e.g. seeds=range(5)")
-    return seeds
-
-
-def _run_one(X, K, seed, method, min_variance, max_iter, callback, start=course_init):
-    """One seeded run: (mixture, post, objective, converged, n_iter)."""
-    mixture, post = start(X, K, seed)
-    if method == "kmeans":
-        mixture, post, cost = kmeans.run(X, mixture, post, callback=callback)
-        return mixture, post, cost, True, None
-    module = em if method == "em" else naive_em
-    options = {} if min_variance is None else {"min_variance": min_variance}
-    return module._run(X, mixture, post, max_iter=max_iter, callback=callback, **options)
+        raise ValueError(f"method must be one of {tuple(METHODS)}, got {method!r}")
+    return METHODS[method]
 
 
 def fit(
@@ -107,7 +83,7 @@ def fit(
     min_variance: float | None = None,
     max_iter: int | None = None,
     progress: bool = False,
-    init=None,
+    init="course",
 ) -> FitResult:
     """Fit ``method`` from every seed and keep the best run.
 
@@ -115,50 +91,49 @@ def fit(
     X: (n, d) array (0 = missing for "em") or, for "em", a CSR matrix.
     min_variance: the variance floor (None = the module's default: 0.25 for em, 0 for naive_em).
     progress: show a tqdm bar per seed with iteration, log-likelihood and relative change.
-    init: f(X, K, seed) -> (mixture, post), the starting point of every seed; None is the
-    course's ``common.init`` (K seeded rows of X as means), ``random_responsibilities`` the
-    start that suits very sparse ratings.
+    init: a name in ``starts.STARTS`` ("course", the course's K seeded rows; "random", the
+    start that suits very sparse ratings; "observed") or f(X, K, seed) -> (mixture, post).
+    Warns with ``ConvergenceWarning`` when the best run stopped at max_iter.
     """
-    method = _check_method(method)
-    seeds = _check_seeds(seeds)
+    module = _check_method(method)
     if method == "kmeans" and min_variance is not None:
         raise ValueError("min_variance applies to EM only; k-means has no variance floor")
-    if init is not None and not callable(init):
-        raise TypeError(f"init must be None or a function f(X, K, seed), got {init!r}")
-    start = course_init if init is None else init
-    best, best_score, seed_scores = None, None, {}
-    for seed in seeds:
+    start = get_start(init)
+    options = {} if min_variance is None else {"min_variance": min_variance}
+
+    def run_one(seed):
         trace: list[float] = []
         with ProgressBar(f"{method} K={K} seed={seed}", enabled=progress) as show:
-            callback = _tracer(trace, show)
-            mixture, post, score, converged, _ = _run_one(
-                X, K, seed, method, min_variance, max_iter, callback, start
+            mixture, post = start(X, K, seed)
+            outcome = module.run_full(
+                X, mixture, post, max_iter=max_iter, callback=_tracer(trace, show), **options
             )
-        score = seed_scores[seed] = float(score)
-        if best is None or (score < best_score if method == "kmeans" else score > best_score):
-            best, best_score = (seed, mixture, post, converged, trace), score
-    seed, mixture, post, converged, trace = best
-    if not converged:
+        return outcome.objective, (outcome, trace)
+
+    seed, (outcome, trace), scores = best_of_seeds(run_one, seeds, maximise=method != "kmeans")
+    if not outcome.converged:
         warnings.warn(
             f"the best run (seed {seed}) stopped at max_iter={max_iter} before converging; "
             "raise max_iter",
-            RuntimeWarning,
+            ConvergenceWarning,
             stacklevel=2,
         )
+    post, _ = module.estep(X, outcome.mixture)  # the posterior of the returned mixture
     is_em = method != "kmeans"
+    score = scores[seed]
     return FitResult(
         method=method,
         K=K,
         seed=seed,
-        mixture=mixture,
+        mixture=outcome.mixture,
         post=post,
-        log_likelihood=best_score if is_em else None,
-        cost=None if is_em else best_score,
-        bic=bic(X, mixture, best_score) if is_em else None,
+        log_likelihood=score if is_em else None,
+        cost=None if is_em else score,
+        bic=bic(X, outcome.mixture, score) if is_em else None,
         trace=trace,
-        n_iter=len(trace),
-        converged=converged,
-        seed_scores=seed_scores,
+        n_iter=outcome.n_iter,
+        converged=outcome.converged,
+        seed_scores=scores,
     )
 
 
@@ -178,6 +153,11 @@ def held_out_log_likelihood(train, test, mixture: GaussianMixture) -> float:
     em.log_likelihood(train + test) - em.log_likelihood(train): the chain rule, with no new
     code. train, test: (n, d) ratings over disjoint entries (dense with 0 = missing, or CSR).
     """
+    if np.shape(train) != np.shape(test):
+        raise ValueError(
+            f"train and test must rate the same users and items, got shapes "
+            f"{np.shape(train)} and {np.shape(test)}"
+        )
     train_ll = em.log_likelihood(train, mixture)
     if sp.issparse(train) or sp.issparse(test):
         both = sp.csr_matrix(train) + sp.csr_matrix(test)
@@ -230,12 +210,13 @@ def select_k(
 
     BIC needs a likelihood, so method is "naive_em" or "em". Ties go to the smaller K.
     """
-    if _check_method(method) == "kmeans":
+    _check_method(method)
+    if method == "kmeans":
         raise ValueError("BIC needs a likelihood and k-means has none; use 'naive_em' or 'em'")
     Ks = sorted(set(Ks))
     if not Ks:
         raise ValueError("Ks must hold at least one K, e.g. Ks=range(1, 13)")
-    seeds = _check_seeds(seeds)
+    seeds = check_seeds(seeds)
     results = {K: fit(X, K, seeds=seeds, method=method, **fit_options) for K in Ks}
     best_k = max(Ks, key=lambda K: (results[K].bic, -K))
     return Selection(results, best_k)

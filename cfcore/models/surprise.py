@@ -1,4 +1,4 @@
-"""scikit-surprise's algorithms as ``cfcore.evaluate`` models, on exactly the same folds.
+"""scikit-surprise's algorithms as ``Model``s, on exactly the same folds.
 
 An optional extra: ``pip install -e .[compare]``. ``surprise_available()`` says whether it
 is installed; ``SurpriseModel`` raises ImportError with that command when it is not.
@@ -18,8 +18,9 @@ from collections import defaultdict
 import numpy as np
 import scipy.sparse as sp
 
-from ._checks import check_pairs
-from .evaluate import ratings_csr
+from .._validation import check_pairs
+from ..engine import stored_rows
+from .base import training_ratings
 
 INSTALL_HINT = "pip install -e '.[compare]' (or pip install scikit-surprise)"
 
@@ -45,7 +46,7 @@ def trainset_from_csr(X: sp.csr_matrix, rating_scale: tuple[float, float]):
     """
     from surprise import Trainset
 
-    rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
+    rows = stored_rows(X)
     users, user_inner = np.unique(rows, return_inverse=True)
     items, item_inner = np.unique(X.indices, return_inverse=True)
     user_ratings, item_ratings = defaultdict(list), defaultdict(list)
@@ -84,7 +85,7 @@ class SurpriseModel:
     def fit(self, train) -> SurpriseModel:
         import surprise
 
-        X = ratings_csr(train)
+        X, _ = training_ratings(train)
         scale = self.rating_scale or (float(X.data.min()), float(X.data.max()))
         self.shape_ = X.shape
         self.algo_ = getattr(surprise, self.class_name)(**self.params)

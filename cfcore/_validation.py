@@ -1,4 +1,4 @@
-"""Input checks shared by every public function.
+"""The one validation layer: the input checks every public function and the CLI go through.
 
 Each check raises a ``TypeError`` or ``ValueError`` that names the argument, says what is
 wrong and what to do, so that bad input never surfaces as a NaN or as a traceback from deep
@@ -44,28 +44,13 @@ def check_matrix(
                 f"{name} is a scipy.sparse matrix, but this function needs complete data as a "
                 "dense array; for ratings with missing entries use cfcore.em"
             )
-        X = sp.csr_matrix(X, dtype=np.float64 if X.dtype != np.float32 else np.float32)
-        if not X.has_canonical_format:
-            canonical = X.copy()
-            canonical.sum_duplicates()  # also sorts the column indices of each row
-            if canonical.nnz != X.nnz:
-                raise ValueError(
-                    f"{name} stores {X.nnz - canonical.nnz} duplicate (row, column) entries; "
-                    "store each rating once"
-                )
-            X = canonical
+        X = canonical_csr(X, name)
         data = X.data
-        if not np.isfinite(data).all():
-            raise ValueError(
-                f"{name} stores {int((~np.isfinite(data)).sum())} NaN or infinite ratings; "
-                "a sparse ratings matrix stores only observed, finite ratings"
-            )
         if ratings and not allow_negative_sparse and (data < 0).any():
             raise ValueError(
                 f"{name} stores {int((data < 0).sum())} negative ratings; ratings must be >= 0 "
                 "(shift the rating scale so that every rating is non-negative)"
             )
-        _check_shape(X.shape, name)
         return X
 
     if isinstance(X, (str, bytes)) or X is None:
@@ -102,6 +87,41 @@ def _check_shape(shape: tuple[int, int], name: str) -> None:
         raise ValueError(f"{name} is empty (shape {shape}); it needs at least one row and column")
 
 
+def canonical_csr(matrix: Any, name: str = "matrix") -> sp.csr_matrix:
+    """matrix as a float CSR matrix with sorted indices, after refusing duplicates and NaN.
+
+    Stored entries are observed ratings. A repeated (row, column) pair is refused in every
+    sparse format (COO input would otherwise be summed: 3 and 4 becoming one rating of 7).
+    float32 stays float32; every other real dtype becomes float64.
+    """
+    if not sp.issparse(matrix):
+        raise TypeError(
+            f"{name} must be a scipy.sparse matrix whose stored entries are the observed "
+            f"ratings, got {type(matrix).__name__}; for the course's dense matrix (0 = missing) "
+            "use RatingsData.from_dense"
+        )
+    if not (np.issubdtype(matrix.dtype, np.integer) or np.issubdtype(matrix.dtype, np.floating)):
+        raise TypeError(f"{name} must hold real numbers, got dtype {matrix.dtype}")
+    dtype = np.float32 if matrix.dtype == np.float32 else np.float64
+    stored = matrix.nnz
+    X = sp.csr_matrix(matrix, dtype=dtype)  # COO input: duplicates are summed here
+    if not X.has_canonical_format:
+        X = X.copy()
+        X.sum_duplicates()  # also sorts the column indices of every row
+    if X.nnz != stored:
+        raise ValueError(
+            f"{name} stores {stored - X.nnz} duplicate (row, column) entries; "
+            "store each rating once"
+        )
+    _check_shape(X.shape, name)
+    if not np.isfinite(X.data).all():
+        raise ValueError(
+            f"{name} stores {int((~np.isfinite(X.data)).sum())} NaN or infinite ratings; "
+            "store only observed, finite ratings"
+        )
+    return X
+
+
 def check_n_components(K: Any, n: int, name: str = "K") -> int:
     if isinstance(K, bool) or not isinstance(K, numbers.Integral):
         raise TypeError(f"{name} must be an integer number of components, got {K!r}")
@@ -111,9 +131,11 @@ def check_n_components(K: Any, n: int, name: str = "K") -> int:
 
 
 def check_mixture(mixture: Any, d: int, name: str = "mixture"):
-    """Check a GaussianMixture (mu (K, d), var (K,), p (K,)) against data with d columns."""
-    from .common import GaussianMixture
+    """Check a mixture (mu (K, d), var (K,), p (K,)) against data with d columns.
 
+    Returns (mu, var, p) as float64 arrays; ``common.as_mixture`` wraps them in a
+    GaussianMixture (this layer imports nothing of cfcore).
+    """
     try:
         mu, var, p = mixture
     except (TypeError, ValueError):
@@ -141,7 +163,7 @@ def check_mixture(mixture: Any, d: int, name: str = "mixture"):
         raise ValueError(f"{name}.var must be positive, got {var}")
     if (p < 0).any() or abs(p.sum() - 1.0) > 1e-6:
         raise ValueError(f"{name}.p must be non-negative weights summing to 1, got {p}")
-    return GaussianMixture(mu, var, p)
+    return mu, var, p
 
 
 def check_posterior(post: Any, n: int, K: int | None = None, name: str = "post") -> np.ndarray:
@@ -153,6 +175,15 @@ def check_posterior(post: Any, n: int, K: int | None = None, name: str = "post")
     if not np.isfinite(post).all() or (post < 0).any():
         raise ValueError(f"{name} must hold finite, non-negative responsibilities")
     return post
+
+
+def check_pair_arrays(pairs, shape, name: str = "pairs") -> tuple[np.ndarray, np.ndarray]:
+    """``check_pairs`` for pairs given as one (rows, cols) tuple."""
+    try:
+        rows, cols = pairs
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be (rows, cols), two integer arrays, or 'all'") from None
+    return check_pairs(rows, cols, shape, name)
 
 
 def check_pairs(rows, cols, shape, name: str = "rows, cols") -> tuple[np.ndarray, np.ndarray]:
@@ -168,3 +199,70 @@ def check_pairs(rows, cols, shape, name: str = "rows, cols") -> tuple[np.ndarray
         if index.size and (index.min() < 0 or index.max() >= size):
             raise ValueError(f"{label} must lie in [0, {size}), got [{index.min()}, {index.max()}]")
     return rows.astype(np.intp), cols.astype(np.intp)
+
+
+def check_count(value: Any, name: str, *, minimum: int = 1) -> int:
+    """An integer >= minimum (not a bool, not a float such as 2.5)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value}")
+    return int(value)
+
+
+def check_max_iter(max_iter: Any) -> int | None:
+    """None (no limit) or a positive integer number of iterations."""
+    if max_iter is None:
+        return None
+    if isinstance(max_iter, bool) or not isinstance(max_iter, numbers.Integral) or max_iter < 1:
+        raise ValueError(f"max_iter must be a positive integer or None, got {max_iter!r}")
+    return int(max_iter)
+
+
+def check_non_negative(value: Any, name: str) -> float:
+    """A finite number >= 0 (a variance floor, a regularisation strength)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
+        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    if value < 0:
+        raise ValueError(f"{name} must be a finite number >= 0, got {value}")
+    return float(value)
+
+
+def check_positive(value: Any, name: str) -> float:
+    """A finite number > 0."""
+    if not (isinstance(value, numbers.Real) and not isinstance(value, bool)):
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    if not (np.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    return float(value)
+
+
+def check_seeds(seeds: Any) -> list[int]:
+    """A non-empty list of seeds, each an integer 0 <= seed < 2**32 (what numpy accepts)."""
+    try:
+        seeds = list(seeds)
+    except TypeError:
+        raise TypeError(
+            f"seeds must be an iterable of integers, e.g. range(5), got {seeds!r}"
+        ) from None
+    if not seeds:
+        raise ValueError("seeds must hold at least one seed, e.g. seeds=range(5)")
+    for seed in seeds:
+        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+            raise TypeError(f"every seed must be an integer, got {seed!r}")
+        if not 0 <= seed < 2**32:
+            raise ValueError(f"every seed must lie in [0, 2**32), got {seed}")
+    return [int(seed) for seed in seeds]
+
+
+def check_scale(scale: Any, name: str = "scale") -> tuple[float, float]:
+    """(lowest, highest) possible rating, two finite numbers with lowest <= highest."""
+    try:
+        low, high = (float(value) for value in scale)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"{name} must be (lowest, highest) possible rating, two numbers, got {scale!r}"
+        ) from None
+    if not (np.isfinite(low) and np.isfinite(high) and low <= high):
+        raise ValueError(f"{name} must be (lowest, highest) with lowest <= highest, got {scale!r}")
+    return low, high

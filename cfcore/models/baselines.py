@@ -1,6 +1,6 @@
 """The baselines every model is shown beside: global mean, user mean, item mean, biases.
 
-Each is a ``cfcore.evaluate.Model``: ``fit(train)`` on a CSR ratings matrix (users x items,
+Each is a ``RatingModel``: ``fit(train)`` on a CSR ratings matrix (users x items,
 stored entries = observed ratings), then ``predict(rows, cols)`` for any (user, item) pairs.
 All of them work on the stored ratings with sparse matrix products and ``np.bincount``; none
 loops over users or items in Python.
@@ -32,7 +32,9 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import LinearOperator, cg
 
-from .evaluate import RatingModel, ratings_csr
+from .._validation import check_non_negative
+from ..engine import stored_rows
+from .base import RatingModel, training_ratings
 
 
 class Biases(NamedTuple):
@@ -56,14 +58,7 @@ class Biases(NamedTuple):
 
 def stored_pairs(X: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
     """(rows, cols) of X's stored entries, in the order of X.data (explicit zeros included)."""
-    rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
-    return rows, X.indices.astype(np.intp)
-
-
-def _check_regularisation(value: float, name: str) -> float:
-    if not np.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be a finite number >= 0, got {value}")
-    return float(value)
+    return stored_rows(X), X.indices.astype(np.intp)
 
 
 def fit_biases(
@@ -83,9 +78,9 @@ def fit_biases(
     X: (n, d) CSR ratings (or dense, 0 = missing). A user or item without ratings gets
     offset 0 (with regularisation 0 its equation is 0 = 0 and is left out).
     """
-    X = ratings_csr(X)
-    reg_user = _check_regularisation(reg_user, "reg_user")
-    reg_item = _check_regularisation(reg_item, "reg_item")
+    X, _ = training_ratings(X)
+    reg_user = check_non_negative(reg_user, "reg_user")
+    reg_item = check_non_negative(reg_item, "reg_item")
     n, d = X.shape
     rows, cols = stored_pairs(X)
     mean = float(X.data.mean())

@@ -1,4 +1,4 @@
-"""Comparing a found clustering with a planted one (notebooks 01, 02 and the generators)."""
+"""Scores: held-out RMSE and MAE of predictions, and how well a clustering finds a planted one."""
 
 from __future__ import annotations
 
@@ -25,3 +25,20 @@ def matched_accuracy(true_labels, found_labels) -> float:
     np.add.at(table, (true_index, found_index), 1)
     rows, cols = linear_sum_assignment(table, maximize=True)
     return float(table[rows, cols].sum() / true_labels.size)
+
+
+def held_out_errors(predictions, values) -> tuple[float, float]:
+    """(RMSE, MAE) of predictions against held-out ratings, both (m,) arrays.
+
+    RMSE = sqrt(mean_t (yhat_t - y_t)^2), MAE = mean_t |yhat_t - y_t|, over held-out
+    ratings only (the course's ``common.rmse`` averages over every entry instead).
+    """
+    predictions, values = np.asarray(predictions, float), np.asarray(values, float)
+    if predictions.shape != values.shape:
+        raise ValueError(
+            f"predictions {predictions.shape} and values {values.shape} must have the same shape"
+        )
+    if not np.isfinite(predictions).all():
+        raise ValueError("predictions contain NaN or infinite values")
+    errors = predictions - values
+    return float(np.sqrt(np.mean(errors**2))), float(np.mean(np.abs(errors)))

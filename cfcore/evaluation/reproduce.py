@@ -13,10 +13,10 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from . import em
-from .common import init, rmse
-from .datasets import load_course
-from .selection import fit
+from .. import em
+from ..common import init, rmse
+from ..data import course_held_out, load_course
+from ..models import fit
 
 #: the values the course reports (its test_solutions.txt and its graded answers)
 COURSE_RESULTS = {
@@ -112,7 +112,7 @@ def _netflix_rows(data_dir) -> list[Row]:
         result, seconds = _timed(fit, X, K, seeds=SEEDS, method="em")
         rows.append(Row(f"EM netflix K={K} log-likelihood", result.log_likelihood, None, seconds))
     filled = em.fill_matrix(X, result.mixture)
-    hidden = (X == 0) & (gold != 0)  # an entry counts only where the gold holds a rating
+    hidden = course_held_out(X, gold)  # an entry counts only where the gold holds a rating
     held_out = float(np.sqrt(np.mean((filled[hidden] - gold[hidden]) ** 2)))
     rows.append(Row("EM netflix K=12 best seed", result.seed, None, 0.0))
     rows.append(Row("EM netflix K=12 RMSE (all entries)", rmse(gold, filled), None, 0.0))

@@ -1,0 +1,1 @@
+"""What people use: recommendations for a new user, the notebook 07 widgets, plotting."""

@@ -1,0 +1,67 @@
+"""Rating data: the ratings container, verified loaders, any ratings file, generators, splits.
+
+The data itself is never shipped (its licences forbid redistribution): the loaders read it
+from ``$CFCORE_DATA`` (or a folder you name), or download it into the user's cache, and
+check every file's sha256 before use. Every loader returns a ``RatingsData``; every split
+is a ``Fold``.
+"""
+
+from .checksums import data_home, sha256, verified
+from .course import (
+    COURSE_FILES,
+    COURSE_SCALE,
+    course_available,
+    course_dir,
+    course_file,
+    course_fold,
+    course_held_out,
+    load_course,
+)
+from .files import SEPARATORS, load_ratings, save_ratings
+from .movielens import (
+    CANONICAL_FOLDS,
+    ML100K_SPLITS,
+    MovieLens100K,
+    load_movielens_100k,
+    movielens_100k_available,
+    movielens_100k_dir,
+    movielens_citation,
+)
+from .ratings import RatingsData
+from .registry import DATASETS, load_folds
+from .splits import Fold, holdout, k_fold, train_test_split
+from .synthetic import PlantedClusters, make_blobs, make_ratings
+
+__all__ = [
+    "CANONICAL_FOLDS",
+    "COURSE_FILES",
+    "COURSE_SCALE",
+    "DATASETS",
+    "ML100K_SPLITS",
+    "SEPARATORS",
+    "Fold",
+    "MovieLens100K",
+    "PlantedClusters",
+    "RatingsData",
+    "course_available",
+    "course_dir",
+    "course_file",
+    "course_fold",
+    "course_held_out",
+    "data_home",
+    "holdout",
+    "k_fold",
+    "load_course",
+    "load_folds",
+    "load_movielens_100k",
+    "load_ratings",
+    "make_blobs",
+    "make_ratings",
+    "movielens_100k_available",
+    "movielens_100k_dir",
+    "movielens_citation",
+    "save_ratings",
+    "sha256",
+    "train_test_split",
+    "verified",
+]

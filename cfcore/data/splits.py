@@ -1,0 +1,226 @@
+"""Train/test splits with one type, ``Fold``, and one primitive that cuts a matrix in two.
+
+Every split holds ratings out *within* users (a user's held-out ratings are predicted from
+their other ratings): ``train_test_split`` a share of every user's ratings, ``k_fold``
+partitions them into k test sets, ``holdout`` each rating independently with a
+probability (the validation splits carved from a training fold)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from .._validation import check_matrix, check_pairs
+from .ratings import RatingsData
+
+
+@dataclass(frozen=True, eq=False)
+class Fold:
+    """One train/test split of the same users and items: the only fold type in cfcore.
+
+    name: what to call it in a table ("u1", "f3", "course"); train, test: RatingsData of
+    one shape, ids and titles, whose stored ratings are disjoint (no test rating leaks into
+    training). ``rows, cols, values`` are the test ratings as triples (row-major). A fold
+    unpacks as ``train, test = fold``.
+    """
+
+    name: str
+    train: RatingsData
+    test: RatingsData
+
+    def __post_init__(self):
+        for part in ("train", "test"):
+            if not isinstance(getattr(self, part), RatingsData):
+                raise TypeError(
+                    f"fold {self.name}: {part} must be a RatingsData, "
+                    f"got {type(getattr(self, part)).__name__}"
+                )
+        if self.train.shape != self.test.shape:
+            raise ValueError(
+                f"fold {self.name}: train {self.train.shape} and test {self.test.shape} must "
+                "rate the same users and items"
+            )
+        leaked = _pattern(self.train.matrix).multiply(_pattern(self.test.matrix)).nnz
+        if leaked:
+            raise ValueError(
+                f"fold {self.name}: {leaked} test pairs are also stored in train, so their "
+                "ratings would leak into training; remove them from train"
+            )
+
+    @classmethod
+    def from_arrays(cls, name: str, train, test, *, scale=None) -> Fold:
+        """A fold from a training matrix and test triples (rows, cols, values).
+
+        train: (n, d) CSR (stored = observed) or dense (0 = missing) ratings; test: three
+        (m,) arrays, every value a finite rating. scale: default (min, max) of both.
+        """
+        matrix = check_matrix(train, f"fold {name}: train", ratings=True, allow_sparse=True)
+        matrix = sp.csr_matrix(matrix)
+        try:
+            rows, cols, values = test
+        except (TypeError, ValueError):
+            raise TypeError(f"fold {name}: test must be (rows, cols, values)") from None
+        rows, cols = check_pairs(rows, cols, matrix.shape, f"fold {name}: test rows, cols")
+        values = np.asarray(values, dtype=np.float64)
+        if rows.size == 0:
+            raise ValueError(f"fold {name}: the test set is empty")
+        if values.shape != rows.shape:
+            raise ValueError(f"fold {name}: test values {values.shape} do not match {rows.shape}")
+        if not np.isfinite(values).all():
+            raise ValueError(f"fold {name}: test values must be finite ratings")
+        test_matrix = sp.coo_matrix((values, (rows, cols)), shape=matrix.shape)
+        if scale is None:
+            both = np.concatenate([matrix.data, values])
+            scale = (both.min(), both.max()) if both.size else (0.0, 0.0)
+        train_data = RatingsData.from_csr(matrix, scale=scale, name=f"{name} train")
+        try:
+            test_data = RatingsData.from_csr(test_matrix, scale=scale, name=f"{name} test")
+        except ValueError as err:
+            raise ValueError(f"fold {name}: test: {err}") from None
+        return cls(name, train_data, test_data)
+
+    def __iter__(self) -> Iterator[RatingsData]:
+        return iter((self.train, self.test))
+
+    @property
+    def rows(self) -> np.ndarray:
+        return self.test.triples()[0].astype(np.intp)
+
+    @property
+    def cols(self) -> np.ndarray:
+        return self.test.triples()[1].astype(np.intp)
+
+    @property
+    def values(self) -> np.ndarray:
+        return self.test.triples()[2]
+
+    @property
+    def n_test(self) -> int:
+        return self.test.n_ratings
+
+    def __repr__(self) -> str:
+        return f"Fold({self.name!r}: {self.train.n_ratings:,} train, {self.n_test:,} test ratings)"
+
+
+def _pattern(X: sp.csr_matrix) -> sp.csr_matrix:
+    """The 0/1 indicator of X's stored entries (a stored 0 counts)."""
+    return sp.csr_matrix((np.ones(X.nnz), X.indices, X.indptr), shape=X.shape)
+
+
+#: users are shuffled in groups of about this many ratings (bounded working memory)
+_RATINGS_PER_SHUFFLE = 1 << 22
+
+
+def _random_ranks(X: sp.csr_matrix, rng: np.random.Generator) -> np.ndarray:
+    """A uniformly random order of every user's ratings: (nnz,) rank 0..n_u - 1 in its row.
+
+    Sorting the keys (row << 32) + random 32-bit integer shuffles within rows exactly;
+    users are taken in groups of about _RATINGS_PER_SHUFFLE ratings.
+    """
+    counts = np.diff(X.indptr)
+    ranks = np.empty(X.nnz, dtype=X.indptr.dtype)
+    row = 0
+    while row < X.shape[0]:
+        end = int(np.searchsorted(X.indptr, X.indptr[row] + _RATINGS_PER_SHUFFLE, "right")) - 1
+        end = min(max(end, row + 1), X.shape[0])
+        first, last = int(X.indptr[row]), int(X.indptr[end])
+        local_rows = np.repeat(np.arange(end - row, dtype=np.int64), counts[row:end])
+        keys = (local_rows << 32) + rng.integers(0, 1 << 32, size=last - first, dtype=np.int64)
+        order = np.argsort(keys)
+        row_starts = np.repeat(X.indptr[row:end].astype(np.int64) - first, counts[row:end])
+        ranks[first + order] = np.arange(last - first) - row_starts
+        row = end
+    return ranks
+
+
+def split_by(data: RatingsData, in_test: np.ndarray, name: str) -> Fold:
+    """The fold whose test ratings are those where in_test (nnz,) is True, train the rest.
+
+    Both keep data's shape, ids and titles; indptr comes from one running count of in_test.
+    Every split rule here chooses in_test and calls this.
+    """
+    X = data.matrix
+    before = np.zeros(X.nnz + 1, dtype=X.indptr.dtype)
+    np.cumsum(in_test, out=before[1:])
+    test_indptr = before[X.indptr]
+    del before
+    parts = []
+    for keep, indptr in ((~in_test, X.indptr - test_indptr), (in_test, test_indptr)):
+        matrix = sp.csr_matrix((X.data[keep], X.indices[keep], indptr), X.shape, copy=False)
+        parts.append(matrix)
+    train, test = (
+        data.with_matrix(matrix, name=f"{data.name} {name} {part}".strip())
+        for matrix, part in zip(parts, ("train", "test"), strict=True)
+    )
+    return Fold(name, train, test)
+
+
+def _check_ratings_data(data) -> RatingsData:
+    if not isinstance(data, RatingsData):
+        raise TypeError(
+            f"data must be a RatingsData (see load_ratings, RatingsData.from_dense), "
+            f"got {type(data).__name__}"
+        )
+    return data
+
+
+def train_test_split(
+    data: RatingsData, test_fraction: float = 0.2, seed: int = 0, *, min_train_per_user: int = 1
+) -> Fold:
+    """Hold out a random test_fraction of every user's ratings: a Fold (train, test).
+
+    User u with n_u ratings gives min(round(test_fraction * n_u), n_u - min_train_per_user)
+    of them (chosen uniformly, seeded) to test and keeps the rest in train. The two are
+    disjoint, their union is data, and both keep data's shape, ids and titles.
+    """
+    data = _check_ratings_data(data)
+    if not (isinstance(test_fraction, (int, float, np.number)) and 0 < test_fraction < 1):
+        raise ValueError(f"test_fraction must be a fraction in (0, 1), got {test_fraction!r}")
+    if (
+        isinstance(min_train_per_user, bool)
+        or not isinstance(min_train_per_user, (int, np.integer))
+        or min_train_per_user < 0
+    ):
+        raise ValueError(f"min_train_per_user must be an integer >= 0, got {min_train_per_user!r}")
+    counts = np.diff(data.matrix.indptr)
+    n_test = np.minimum(
+        np.floor(test_fraction * counts + 0.5).astype(counts.dtype),
+        np.maximum(counts - min_train_per_user, 0),
+    )
+    in_test = _random_ranks(data.matrix, np.random.default_rng(seed)) < np.repeat(n_test, counts)
+    return split_by(data, in_test, "split")
+
+
+def k_fold(data: RatingsData, k: int = 5, seed: int = 0) -> list[Fold]:
+    """k folds f1..fk whose test sets partition data, split within every user.
+
+    Each user's ratings are shuffled (seeded) and dealt round-robin to the k folds from a
+    random starting fold, so every user has n_u // k or n_u // k + 1 ratings in each test
+    set. Train is everything outside the test set.
+    """
+    data = _check_ratings_data(data)
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 2:
+        raise ValueError(f"k must be an integer >= 2, got {k!r}")
+    rng = np.random.default_rng(seed)
+    counts = np.diff(data.matrix.indptr)
+    fold = _random_ranks(data.matrix, rng)
+    fold += np.repeat(rng.integers(0, k, size=data.n_users), counts)
+    fold %= k
+    return [split_by(data, fold == f, f"f{f + 1}") for f in range(k)]
+
+
+def holdout(data, fraction: float = 0.1, seed: int = 0) -> Fold:
+    """Hold out every rating independently with probability ``fraction`` (seeded).
+
+    The rule of the validation splits carved from a training fold (choosing K and the
+    like, never looking at the test fold). data: RatingsData, or a CSR ratings matrix.
+    """
+    if not isinstance(data, RatingsData):
+        data = RatingsData.from_csr(data, name="train")
+    if not (isinstance(fraction, (int, float, np.number)) and 0 < fraction < 1):
+        raise ValueError(f"fraction must lie strictly between 0 and 1, got {fraction!r}")
+    held = np.random.default_rng(seed).random(data.n_ratings) < fraction
+    return split_by(data, held, "validation")

@@ -1,0 +1,192 @@
+"""Mixture models for held-out prediction: the course model, and its extension to residuals.
+
+Two ``RatingModel`` subclasses (derivations in docs/derivations.md, notebook 06):
+
+``CourseMixture``
+    The course's model unchanged: ``cfcore.em`` on the training ratings, best of 5 seeds,
+    K chosen on the training fold only (by BIC, the course's rule, or on a validation split
+    carved from it); a missing rating is predicted by its posterior mean sum_j post_uj mu_ji.
+
+``ResidualMixture``
+    The same missing-data mixture, fitted to what regularised biases leave unexplained:
+
+        x_ui = m + b_u + c_i + r_ui,   r_u ~ sum_j p_j N(mu_j, var_j I) over C_u,
+
+    with a Gaussian prior mu_ji ~ N(0, tau^2) (``prior_variance`` = tau^2) on the cluster
+    means, fitted by MAP-EM (``map_em``). The prior pulls a cluster mean toward 0 — toward "no
+    correction to the biases" — where the cluster has little support on that item:
+
+        mu_ji = sum_u post_uj r_ui / (sum_u post_uj [i in C_u] + var_j / tau^2).
+
+    As tau^2 -> infinity this is the course's M-step; without biases it is the course model.
+    The prediction is m + b_u + c_i + sum_j post_uj mu_ji, averaged over seeds (each seed
+    is a different local optimum; averaging smooths the near-hard posteriors), and, with
+    sides=("users", "items"), plus the same model fitted to the transposed residuals
+    (clusters of items, whose coordinates are users).
+
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterable
+
+import numpy as np
+
+from .. import em
+from .._validation import check_seeds
+from ..common import MIN_VARIANCE, ConvergenceWarning
+from ..data import holdout
+from ..engine import RatingBlocks, prepare, transpose
+from . import map_em
+from .base import RatingModel
+from .baselines import Biases, fit_biases
+from .fitting import fit, select_k
+from .metrics import held_out_errors
+from .starts import init_observed
+
+
+class CourseMixture(RatingModel):
+    """The course model: ``em`` on the training ratings, best of ``seeds``, K from ``Ks``.
+
+    select="bic": the K with the highest BIC on the training matrix (the course's rule).
+    select="validation": the K with the lowest RMSE on ``validation_fraction`` of the
+    training ratings held out (seeded), each K fitted on the rest; then refitted on all of
+    train. Neither looks at the test fold.
+    Predicts sum_j post_uj mu_ji, as ``em.fill_matrix`` does. An item nobody rated in
+    training keeps its initial mean (the course's rule), so it is predicted by the global
+    training mean instead; a user without ratings gets the mixture mean sum_j p_j mu_j.
+    """
+
+    name = "course-em"
+
+    def __init__(
+        self,
+        Ks: Iterable[int] = range(1, 13),
+        *,
+        seeds=range(5),
+        select: str = "bic",
+        validation_fraction: float = 0.1,
+        name=None,
+        rating_scale=None,
+    ):
+        if select not in ("bic", "validation"):
+            raise ValueError(f"select must be 'bic' or 'validation', got {select!r}")
+        super().__init__(name=name, rating_scale=rating_scale)
+        self.Ks, self.seeds, self.select = tuple(Ks), tuple(seeds), select
+        self.validation_fraction = validation_fraction
+
+    def _fit(self, X):
+        Ks = [K for K in self.Ks if K <= X.shape[0]]
+        if self.select == "bic":
+            self.selection_ = select_k(X, Ks, seeds=self.seeds)
+            self.K_ = self.selection_.best_k
+            mixture = self.selection_.best.mixture
+        else:
+            self.validation_rmse_ = self._validation_rmse(X, Ks)
+            self.K_ = min(Ks, key=lambda K: (self.validation_rmse_[K], K))
+            mixture = fit(X, self.K_, seeds=self.seeds).mixture
+        self.post_, _ = em.estep(X, mixture)  # the posterior of the chosen mixture
+        self.mu_ = mixture.mu
+        self.item_rated_ = np.bincount(X.indices, minlength=X.shape[1]) > 0
+        self.mean_ = float(X.data.mean())
+
+    def _validation_rmse(self, X, Ks) -> dict[int, float]:
+        """{K: RMSE on a seeded validation split of X, each K fitted on the remainder}."""
+        split = holdout(X, self.validation_fraction, seed=0)
+        scores = {}
+        for K in Ks:
+            model = CourseMixture([K], seeds=self.seeds, rating_scale=self.scale_)
+            predictions = model.fit(split.train.matrix).predict(split.rows, split.cols)
+            scores[K] = held_out_errors(predictions, split.values)[0]
+        return scores
+
+    def _predict(self, rows, cols):
+        predictions = em.predict_pairs(self.post_, self.mu_, rows, cols)
+        return np.where(self.item_rated_[cols], predictions, self.mean_)
+
+
+class ResidualMixture(RatingModel):
+    """Biases + MAP-EM mixtures of their residuals, averaged over seeds (module docstring).
+
+    K: components per mixture; sides: "users" (clusters of users, the course's view) and/or
+    "items" (the same model on the transposed residuals); prior_variance: tau^2 of the prior
+    on the cluster means (None = the course's maximum likelihood); seeds: the course's
+    seeded initialisations, one fit each, predictions averaged; biases=False fits the mixture
+    to the raw ratings (with sides=("users",), prior_variance=None and one seed that is the
+    course model at a fixed K). Unseen users/items: offset 0 and posterior = the weights p.
+    """
+
+    name = "residual-mixture"
+
+    def __init__(
+        self,
+        K: int = 10,
+        *,
+        sides: Iterable[str] = ("users", "items"),
+        prior_variance: float | None = 0.16,
+        seeds: Iterable[int] = range(20),
+        reg_user: float = 15.0,
+        reg_item: float = 10.0,
+        biases: bool = True,
+        min_variance: float = MIN_VARIANCE,
+        max_iter: int | None = 500,
+        name: str | None = None,
+        rating_scale=None,
+    ):
+        super().__init__(name=name, rating_scale=rating_scale)
+        self.sides = tuple(sides)
+        if not self.sides or set(self.sides) - {"users", "items"}:
+            raise ValueError(f"sides must be a non-empty subset of ('users', 'items'), got {sides}")
+        self.K, self.seeds = K, tuple(check_seeds(seeds))
+        self.prior_variance = map_em.check_prior_variance(prior_variance)
+        self.reg_user, self.reg_item, self.use_biases = reg_user, reg_item, biases
+        self.min_variance, self.max_iter = min_variance, max_iter
+
+    def _fit(self, X):
+        n, d = X.shape
+        if self.use_biases:
+            self.biases_ = fit_biases(X, self.reg_user, self.reg_item)
+        else:
+            self.biases_ = Biases(0.0, np.zeros(n), np.zeros(d))
+        residuals = self.biases_.residuals(X)
+        self.fits_, self.unconverged_ = {}, 0
+        for side in self.sides:
+            matrix = residuals if side == "users" else transpose(residuals)
+            data = prepare(matrix, allow_negative=True)
+            self.fits_[side] = [self._fit_one(data, seed) for seed in self.seeds]
+        if self.unconverged_:
+            warnings.warn(
+                f"{self.name}: {self.unconverged_} of {len(self.seeds) * len(self.sides)} MAP-EM "
+                f"runs stopped at max_iter={self.max_iter} before converging; raise max_iter",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+
+    def _fit_one(self, data: RatingBlocks, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        """One seeded MAP-EM run; returns (post of a final E-step, mu)."""
+        mixture, post = init_observed(data, self.K, seed, self.min_variance)
+        outcome = map_em.run_full(
+            data,
+            mixture,
+            post,
+            prior_variance=self.prior_variance,
+            min_variance=self.min_variance,
+            max_iter=self.max_iter,
+        )
+        self.unconverged_ += not outcome.converged
+        post, _ = em.estep(data, outcome.mixture)  # the posterior of the returned mixture
+        return post, outcome.mixture.mu
+
+    def residual_predictions(self, rows, cols, side: str) -> np.ndarray:
+        """sum_j post_uj mu_ji of one side's mixture, averaged over seeds: (m,) array."""
+        if side == "items":
+            rows, cols = cols, rows
+        fits = self.fits_[side]
+        return sum(em.predict_pairs(post, mu, rows, cols) for post, mu in fits) / len(fits)
+
+    def _predict(self, rows, cols):
+        predictions = self.biases_.predict(rows, cols)
+        for side in self.sides:
+            predictions = predictions + self.residual_predictions(rows, cols, side)
+        return predictions

@@ -81,13 +81,12 @@ class CourseMixture(RatingModel):
         if self.select == "bic":
             self.selection_ = select_k(X, Ks, seeds=self.seeds)
             self.K_ = self.selection_.best_k
-            mixture = self.selection_.best.mixture
+            result = self.selection_.best
         else:
             self.validation_rmse_ = self._validation_rmse(X, Ks)
             self.K_ = min(Ks, key=lambda K: (self.validation_rmse_[K], K))
-            mixture = fit(X, self.K_, seeds=self.seeds).mixture
-        self.post_, _ = em.estep(X, mixture)  # the posterior of the chosen mixture
-        self.mu_ = mixture.mu
+            result = fit(X, self.K_, seeds=self.seeds)
+        self.post_, self.mu_ = result.post, result.mixture.mu  # post: of that very mixture
         self.item_rated_ = np.bincount(X.indices, minlength=X.shape[1]) > 0
         self.mean_ = float(X.data.mean())
 

@@ -1,5 +1,6 @@
 # make test: set up .venv from nothing (python3 -m venv + pip) and run the whole suite.
 # make run:  the same setup, then reproduce the course's results and run every notebook.
+# make test-fast: the same, less the browser test, the notebooks and tests marked slow.
 # make lab:  open the notebooks in JupyterLab.
 
 PYTHON ?= python3
@@ -7,7 +8,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test lint sync-check run lab clean
+.PHONY: install test test-fast lint sync-check run lab clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,8 +20,10 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 install: $(STAMP)
 
+# ruff, and the layers contract of pyproject.toml: imports only go downward, no cycles
 lint: install
-	$(BIN)/ruff check cfcore tests notebooks
+	$(BIN)/ruff check cfcore tests notebooks benchmarks
+	$(BIN)/lint-imports --no-cache
 
 # the .py and .ipynb of every notebook pair must say the same thing
 sync-check: install
@@ -32,6 +35,10 @@ sync-check: install
 # tests/ and every notebook (nbval); notebooks write their figures to a scratch folder here
 test: install lint sync-check
 	CFCORE_FIGURES=$$(mktemp -d) $(BIN)/python -m pytest
+
+# the quick loop while working: under a minute
+test-fast: install lint
+	CFCORE_FIGURES=$$(mktemp -d) $(BIN)/python -m pytest tests -m "not slow and not browser"
 
 # the course table, then every notebook executed headless (this rewrites figures/);
 # widget state (random model ids, image bytes) is not written into the notebooks

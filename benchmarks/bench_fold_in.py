@@ -24,9 +24,9 @@ import numpy as np
 import scipy.sparse as sp
 
 from cfcore import fit
-from cfcore.datasets import load_movielens_100k
-from cfcore.recommend import movielens_recommender
-from cfcore.selection import random_responsibilities
+from cfcore.apps.recommender import movielens_recommender
+from cfcore.data import load_movielens_100k
+from cfcore.models import random_responsibilities
 
 
 def timings(function, repeats: int) -> np.ndarray:

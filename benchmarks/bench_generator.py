@@ -1,4 +1,4 @@
-"""Time and peak memory of ``cfcore.datasets.make_ratings``, at Netflix-Prize size by default.
+"""Time and peak memory of ``cfcore.data.make_ratings``, at Netflix-Prize size by default.
 
     python benchmarks/bench_generator.py                  # 480,189 x 17,770, density 0.01178
     python benchmarks/bench_generator.py --users 48019    # a tenth of the users
@@ -52,7 +52,7 @@ def child(args: argparse.Namespace) -> None:
     """Run one generator in this process and print its figures as JSON."""
     import numpy as np
 
-    from cfcore.datasets import make_ratings
+    from cfcore.data import make_ratings
 
     dtype = np.dtype(args.dtype)
     rss_before = _peak_rss_bytes()

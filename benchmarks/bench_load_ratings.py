@@ -1,4 +1,4 @@
-"""Time of ``cfcore.datasets.load_ratings`` on a MovieLens-1M-sized file, beside a plain loop.
+"""Time of ``cfcore.data.load_ratings`` on a MovieLens-1M-sized file, beside a plain loop.
 
     python benchmarks/bench_load_ratings.py               # 6,040 x 3,952, 1,000,209 ratings
     python benchmarks/bench_load_ratings.py --ratings 200000
@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from cfcore.datasets import load_ratings, make_ratings
+from cfcore.data import load_ratings, make_ratings
 
 
 def write_movielens_1m_format(path: Path, n_users, n_items, n_ratings, strings: bool) -> int:

@@ -31,8 +31,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from cfcore import common, fit, kmeans, naive_em
-from cfcore.datasets import make_blobs
-from cfcore.plotting import savefig, scatter_clusters
+from cfcore.apps.plotting import savefig, scatter_clusters
+from cfcore.data import make_blobs
 
 # %% [markdown]
 # ## The data: four planted groups

@@ -34,9 +34,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from cfcore import common, fit
-from cfcore.datasets import make_blobs
-from cfcore.metrics import matched_accuracy
-from cfcore.plotting import savefig, scatter_clusters
+from cfcore.apps.plotting import savefig, scatter_clusters
+from cfcore.data import make_blobs
+from cfcore.models import matched_accuracy
 
 X, truth = make_blobs(
     n_per_cluster=[120, 80, 100, 60],
@@ -254,7 +254,7 @@ print(f"EM labels matching the planted groups:      {matched_accuracy(truth, em_
 
 # %% [markdown]
 # Both recover the planted groups for about 98% of the points (agreement is measured after
-# the best one-to-one renaming of cluster numbers, `cfcore.metrics.matched_accuracy`), and
+# the best one-to-one renaming of cluster numbers, `cfcore.models.matched_accuracy`), and
 # they agree with each other on almost every point. The points either gets wrong lie where
 # two groups overlap, where no method can know which group drew them. What EM adds is not
 # better labels here but the numbers behind them: a width and a share per cluster, and a

@@ -36,9 +36,9 @@ import numpy as np
 import scipy.sparse as sp
 
 from cfcore import common, em, fit
-from cfcore.datasets import load_movielens_100k
-from cfcore.evaluate import held_out_errors
-from cfcore.plotting import savefig
+from cfcore.apps.plotting import savefig
+from cfcore.data import load_movielens_100k
+from cfcore.models import held_out_errors
 
 # %% [markdown]
 # ## The model, and the marginal over observed coordinates
@@ -255,7 +255,7 @@ plt.show()
 #
 # The test file holds 20,000 ratings the model never saw. `fill_matrix` with `pairs=`
 # predicts just those entries (a sparse matrix is never filled densely unless asked).
-# `held_out_errors` from `cfcore.evaluate` compares them with the true ratings: RMSE and MAE
+# `held_out_errors` from `cfcore.models` compares them with the true ratings: RMSE and MAE
 # averaged over those 20,000 test ratings only.
 
 # %%

@@ -32,11 +32,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from cfcore import em, fit, select_k
+from cfcore.apps.plotting import savefig
 from cfcore.common import n_parameters
-from cfcore.datasets import load_movielens_100k, make_blobs, make_ratings, train_test_split
-from cfcore.evaluate import held_out_errors
-from cfcore.plotting import savefig
-from cfcore.selection import held_out_log_likelihood
+from cfcore.data import load_movielens_100k, make_blobs, make_ratings, train_test_split
+from cfcore.models import held_out_errors, held_out_log_likelihood
 
 # %% [markdown]
 # ## Where BIC comes from

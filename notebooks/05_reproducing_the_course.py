@@ -29,7 +29,7 @@
 # - how large the error is on the held-out entries alone, and what that means for the "0.48".
 #
 # The course files are not part of this repository (they may not be redistributed):
-# `cfcore.datasets.load_course` reads them from `$CFCORE_DATA/netflix` and checks each
+# `cfcore.data.load_course` reads them from `$CFCORE_DATA/netflix` and checks each
 # file's sha256 first. Without them the test suite skips this notebook and says why.
 
 # %%
@@ -39,9 +39,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from cfcore import common, em, fit
-from cfcore.datasets import load_course
-from cfcore.plotting import savefig, scatter_clusters
-from cfcore.reproduce import COURSE_RESULTS
+from cfcore.apps.plotting import savefig, scatter_clusters
+from cfcore.data import load_course
+from cfcore.evaluation.reproduce import COURSE_RESULTS
 
 
 def compare(label: str, value: float, digits: int = 10) -> None:

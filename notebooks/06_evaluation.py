@@ -35,13 +35,23 @@
 import matplotlib.pyplot as plt
 import numpy as np
 
-from cfcore import common, em
-from cfcore.baselines import BiasesModel, GlobalMean, ItemMean, UserMean
-from cfcore.compare import SurpriseModel, surprise_available
-from cfcore.datasets import load_course, load_movielens_100k
-from cfcore.evaluate import course_fold, evaluate, fold_from_ratings, held_out_errors
-from cfcore.mixture_models import CourseMixture, ResidualMixture, init_observed, run
-from cfcore.plotting import savefig
+from cfcore import common, em, engine
+from cfcore.apps.plotting import savefig
+from cfcore.data import course_fold, load_course, load_movielens_100k
+from cfcore.evaluation import evaluate
+from cfcore.models import (
+    BiasesModel,
+    CourseMixture,
+    GlobalMean,
+    ItemMean,
+    ResidualMixture,
+    SurpriseModel,
+    UserMean,
+    held_out_errors,
+    init_observed,
+    map_em,
+    surprise_available,
+)
 
 # %% [markdown]
 # ## The protocol
@@ -54,7 +64,7 @@ from cfcore.plotting import savefig
 # - Every choice a model makes (K, a prior's strength) is made on the training matrix: by
 #   BIC, or on a validation split carved from the training ratings. The test ratings are
 #   used once, to score.
-# - `cfcore.evaluate.evaluate(models, folds)` fits each model on each fold's training
+# - `cfcore.evaluation.evaluate(models, folds)` fits each model on each fold's training
 #   matrix, predicts the fold's held-out pairs, and records RMSE, MAE and fit time.
 #
 # ## Baselines
@@ -137,8 +147,8 @@ print(
 
 # %%
 movielens = load_movielens_100k()
-u1 = fold_from_ratings("u1", *movielens.folds["u1"])
-print(f"fold u1: {u1.train.nnz:,} training ratings, {u1.n_test:,} held out")
+u1 = movielens.folds["u1"]
+print(f"fold u1: {u1.train.n_ratings:,} training ratings, {u1.n_test:,} held out")
 
 # %% [markdown]
 # The course model, with K chosen on the training fold two ways: by BIC (the course's rule)
@@ -163,7 +173,7 @@ Ks = sorted(by_bic.selection_.results)
 test_rmse = []
 for K in Ks:
     fitted = by_bic.selection_.results[K].mixture
-    posterior, _ = em.estep(u1.train, fitted)
+    posterior, _ = em.estep(u1.train.matrix, fitted)
     predicted = np.clip(em.predict_pairs(posterior, fitted.mu, rows, cols), 1, 5)
     test_rmse.append(held_out_errors(predicted, truth)[0])
 validation_rmse = [by_validation.validation_rmse_[K] for K in Ks]
@@ -241,10 +251,10 @@ for K, v, t in zip(Ks, validation_rmse, test_rmse, strict=True):
 
 # %%
 biases = BiasesModel().fit(u1.train).biases_
-residuals = biases.residuals(u1.train)
+residuals = biases.residuals(u1.train.matrix)
 trace = []
 mixture, post = init_observed(residuals, 10, seed=0)
-mixture, post, objective = run(
+mixture, post, objective = map_em.run(
     residuals,
     mixture,
     post,
@@ -253,7 +263,7 @@ mixture, post, objective = run(
 )
 print(f"{len(trace)} iterations; log-posterior from {trace[0]:,.1f} to {trace[-1]:,.1f}")
 print(f"smallest change between iterations: {np.diff(trace).min():.3f} (never negative)")
-support = np.asarray(em.observed(residuals, allow_negative=True).M.T @ post).T
+support = np.asarray(engine.observed(residuals, allow_negative=True).M.T @ post).T
 print(f"share of cluster means with support below 1 rating: {np.mean(support < 1):.1%}")
 
 fig, ax = plt.subplots(figsize=(5.5, 3.5))

@@ -43,10 +43,12 @@ import time
 import matplotlib.pyplot as plt
 import numpy as np
 
-from cfcore import em, widgets
-from cfcore.datasets import load_movielens_100k, make_blobs
-from cfcore.plotting import savefig
-from cfcore.recommend import fold_in, movielens_recommender
+from cfcore import em
+from cfcore.apps import widgets
+from cfcore.apps.plotting import savefig
+from cfcore.apps.recommend import fold_in
+from cfcore.apps.recommender import movielens_recommender
+from cfcore.data import load_movielens_100k, make_blobs
 
 movielens = load_movielens_100k()
 train, held_out = movielens.folds["u1"]
@@ -104,14 +106,15 @@ print(held_out)
 # %% [markdown]
 # ## The fitted model, and a start that suits sparse ratings
 #
-# `cfcore.recommend.movielens_recommender` fits the mixture once on the u1 training ratings
-# (943 users x 1,682 movies, 80,000 ratings) and keeps it for the process. It does not use
-# the course's start: `common.init` takes K users' rows as the initial means, and on a matrix
-# this sparse such a row is 0 on almost every movie. Each of those K users then sits alone in
-# "their" component, the others crowd into one, and EM ends there. The start used instead,
-# `selection.random_responsibilities`, gives every user random soft assignments and turns
-# them into means with one M-step, so every mean begins near the movies' mean ratings. The
-# EM explorer below runs both; here are their weights $p_j$ for K = 4, seed 0:
+# `cfcore.apps.recommender.movielens_recommender` fits the mixture once on the u1 training
+# ratings (943 users x 1,682 movies, 80,000 ratings) and keeps it for the process. It does
+# not use the course's start: `common.init` takes K users' rows as the initial means, and on
+# a matrix this sparse such a row is 0 on almost every movie. Each of those K users then
+# sits alone in "their" component, the others crowd into one, and EM ends there. The start
+# used instead, `cfcore.models.random_responsibilities`, gives every user random soft
+# assignments and turns them into means with one M-step, so every mean begins near the
+# movies' mean ratings. The EM explorer below runs both; here are their weights $p_j$ for
+# K = 4, seed 0:
 
 # %%
 ratings_view = widgets.EMData.ratings(train, "MovieLens 100K u1 training ratings")
@@ -347,14 +350,15 @@ plt.show()
 # ## Summary
 #
 # - A new user's posterior over clusters is one E-step against the fitted mixture
-#   (`cfcore.recommend.fold_in`, via `em.estep`); a training user folded in gets exactly their
-#   fitted posterior. It takes well under a millisecond, with predictions for all 1,682 movies.
+#   (`cfcore.apps.recommend.fold_in`, via `em.estep`); a training user folded in gets
+#   exactly their fitted posterior. It takes well under a millisecond, with predictions for
+#   all 1,682 movies.
 # - The prediction is the posterior mean $\sum_j p(j \mid x_C)\, \mu_{ji}$. Its uncertainty
 #   splits into spread within clusters and disagreement between them; the latter, the
 #   *spread*, shrinks as ratings pin the cluster down. The *support* says how many training
 #   ratings a prediction rests on, and thin support is left out of recommendations.
 # - On MovieLens, 94% missing, the course's start leaves near-empty components; random
 #   responsibilities followed by one M-step start EM well.
-# - `cfcore.widgets` puts EM, users and your own ratings in JupyterLab; their callbacks are
+# - `cfcore.apps.widgets` puts EM, users and your own ratings in JupyterLab; their callbacks are
 #   plain functions, tested without a browser, and a real-browser test drives them in
 #   JupyterLab.

@@ -10,19 +10,20 @@ import os
 
 import pytest
 
-from cfcore import datasets
+from cfcore.data import course_available, movielens_100k_available
 
 #: which data each notebook reads (notebooks not listed read none)
 NEEDS = {
     "03_em_missing_ratings.ipynb": ["movielens"],
     "04_choosing_k.ipynb": ["movielens"],
     "05_reproducing_the_course.ipynb": ["course"],
+    "06_evaluation.ipynb": ["course", "movielens"],
     "07_interactive.ipynb": ["movielens"],
 }
 
 AVAILABLE = {
-    "course": datasets.course_available,
-    "movielens": datasets.movielens_100k_available,
+    "course": course_available,
+    "movielens": movielens_100k_available,
 }
 
 

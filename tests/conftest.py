@@ -9,6 +9,7 @@ import pytest
 from hypothesis import settings
 
 from cfcore import data as datasets
+from cfcore import fit
 
 # CI runs the property tests on a fixed sequence of examples, so a run can be repeated
 # exactly; locally every run draws new examples.
@@ -47,6 +48,15 @@ def course():
     return load
 
 
+@pytest.fixture(scope="session")
+def netflix_fit(course):
+    """The course's Netflix fit: EM on netflix_incomplete (dense), K = 12, best of seeds 0-4.
+
+    Fitted once per test session for every test that needs it (about 1 s).
+    """
+    return fit(course("netflix_incomplete"), 12, seeds=range(5), method="em")
+
+
 def movielens_or_skip():
     require_data(
         datasets.movielens_100k_available(),
@@ -59,3 +69,13 @@ def movielens() -> datasets.MovieLens100K:
     """MovieLens 100K from $CFCORE_DATA/ml-100k (never downloaded); shared, do not modify."""
     movielens_or_skip()
     return datasets.load_movielens_100k(download=False)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark every test by the data it reads, so ``-m course`` or ``-m "not movielens"`` work."""
+    for item in items:
+        fixtures = getattr(item, "fixturenames", ())
+        if "course" in fixtures:
+            item.add_marker(pytest.mark.course)
+        if "movielens" in fixtures:
+            item.add_marker(pytest.mark.movielens)

@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from cfcore.cli import main
 from cfcore.evaluation.reproduce import COURSE_RESULTS
 
@@ -20,6 +22,7 @@ def test_reproduce_prints_every_course_result_as_json(course, capsys):
     assert held_out["course"] is None and 0.9 < held_out["value"] < 1.1
 
 
+@pytest.mark.slow
 def test_reproduce_table_runs_as_a_module(course):
     completed = subprocess.run(
         [sys.executable, "-m", "cfcore", "reproduce"], capture_output=True, text=True, check=True

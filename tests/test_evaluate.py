@@ -271,6 +271,7 @@ def test_a_validation_split_partitions_the_training_ratings():
         holdout(X, 1.0)
 
 
+@pytest.mark.slow
 def test_the_residual_mixture_beats_the_biases_on_a_movielens_fold(movielens, capsys):
     """The headline result, on fold u3 (a fold no setting was chosen on): the residual
     mixture's held-out RMSE is below 0.93 and below the biases it starts from."""

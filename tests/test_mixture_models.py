@@ -13,7 +13,8 @@ from synthetic import incomplete_ratings, random_ratings
 
 from cfcore import em, engine
 from cfcore.common import GaussianMixture, init
-from cfcore.models import fit_biases, map_em
+from cfcore.data import make_ratings
+from cfcore.models import fit_biases, map_em, matched_accuracy
 from cfcore.models.mixtures import CourseMixture, ResidualMixture
 from cfcore.models.starts import init_observed
 
@@ -162,12 +163,12 @@ def test_residual_mixture_is_deterministic():
     np.testing.assert_array_equal(first, second)
 
 
-def test_course_mixture_chooses_k_by_bic_on_the_training_matrix():
-    X = random_ratings(np.random.default_rng(4), 30, 6, 0.8)
-    model = CourseMixture(Ks=(1, 2, 3), seeds=range(2)).fit(sp.csr_matrix(X))
-    bics = {row["K"]: row["bic"] for row in model.selection_.table()}
-    assert model.K_ == max(bics, key=bics.get)
-    predictions = model.predict(*np.divmod(np.arange(180), 6))
+def test_course_mixture_finds_the_planted_k_by_bic_on_the_training_matrix():
+    data, truth = make_ratings(300, 40, 3, 0.6, seed=0, noise=0.4, separation=1.2)
+    model = CourseMixture(Ks=range(1, 7), seeds=range(3)).fit(data)
+    assert model.K_ == 3  # the planted number of user clusters
+    assert matched_accuracy(truth.assignments, model.post_.argmax(axis=1)) == 1.0
+    predictions = model.predict(*np.divmod(np.arange(300 * 40), 40))
     assert np.isfinite(predictions).all() and predictions.min() >= 1 and predictions.max() <= 5
 
 

@@ -37,7 +37,7 @@ import numpy as np
 
 from cfcore import common, em, engine
 from cfcore.apps.plotting import savefig
-from cfcore.data import course_fold, load_course, load_movielens_100k
+from cfcore.data import course_fold, course_held_out, load_course, load_movielens_100k
 from cfcore.evaluation import evaluate
 from cfcore.models import (
     BiasesModel,
@@ -98,10 +98,10 @@ X, gold = load_course("netflix_incomplete"), load_course("netflix_complete")
 mixture, post = common.init(X, 12, seed=1)
 mixture, post, ll = em.run(X, mixture, post)
 filled = em.fill_matrix(X, mixture)
-held_out = (X == 0) & (gold > 0)
+held_out = course_held_out(X, gold)  # missing from X, rated in gold
 print(f"course RMSE, over all {X.size:,} entries:       {common.rmse(gold, filled):.4f}")
-course_held_out = held_out_errors(filled[held_out], gold[held_out])[0]
-print(f"held-out RMSE, over the {held_out.sum():,} hidden ratings: {course_held_out:.4f}")
+held_out_rmse = held_out_errors(filled[held_out], gold[held_out])[0]
+print(f"held-out RMSE, over the {held_out.sum():,} hidden ratings: {held_out_rmse:.4f}")
 
 # %% [markdown]
 # Now the baselines on exactly those held-out entries. `course_fold()` builds the fold:

@@ -99,3 +99,38 @@ def test_held_out_log_likelihood_is_the_predictive_density_of_the_test_ratings()
     assert sparse == pytest.approx(expected, rel=1e-9)
     with pytest.raises(ValueError, match="share"):
         held_out_log_likelihood(train, ratings, mixture)
+
+
+# --- one loop for every algorithm --------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", ["kmeans", "naive_em", "em"])
+def test_max_iter_is_honoured_by_every_method(method):
+    X = np.abs(blobs(K=3)) + 1.0  # positive, so "em" reads it as complete ratings
+    with pytest.warns(ConvergenceWarning, match="max_iter=1"):
+        result = fit(X, 3, seeds=[0], method=method, max_iter=1)
+    assert result.n_iter == 1 and len(result.trace) == 1 and not result.converged
+
+
+@pytest.mark.parametrize("method", ["kmeans", "naive_em", "em"])
+def test_fit_returns_the_posterior_of_the_mixture_it_returns(method):
+    from cfcore import em, kmeans, naive_em
+
+    module = {"kmeans": kmeans, "naive_em": naive_em, "em": em}[method]
+    X = np.abs(blobs(K=3)) + 1.0
+    result = fit(X, 3, seeds=range(2), method=method)
+    post, _ = module.estep(X, result.mixture)
+    np.testing.assert_array_equal(result.post, post)
+
+
+def test_kmeans_stops_by_the_course_rule_through_the_shared_loop():
+    from cfcore import common, kmeans
+
+    X = blobs(K=3)
+    mixture, post = common.init(X, 3, seed=0)
+    outcome = kmeans.run_full(X, mixture, post)
+    costs = []
+    kmeans.run(X, mixture, post, callback=lambda t, cost, m: costs.append(cost))
+    assert outcome.converged and outcome.n_iter == len(costs)
+    assert costs[-2] - costs[-1] <= common.KMEANS_TOLERANCE  # the last fall was too small
+    assert (-np.diff(costs[:-1]) > common.KMEANS_TOLERANCE).all()  # every earlier one was not

@@ -14,6 +14,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .._validation import check_matrix, check_pairs
+from ..engine.sparse import csr_rows, stored_rows
 from .ratings import RatingsData
 
 
@@ -127,7 +128,7 @@ def _random_ranks(X: sp.csr_matrix, rng: np.random.Generator) -> np.ndarray:
         end = int(np.searchsorted(X.indptr, X.indptr[row] + _RATINGS_PER_SHUFFLE, "right")) - 1
         end = min(max(end, row + 1), X.shape[0])
         first, last = int(X.indptr[row]), int(X.indptr[end])
-        local_rows = np.repeat(np.arange(end - row, dtype=np.int64), counts[row:end])
+        local_rows = stored_rows(csr_rows(X, row, end), np.int64)
         keys = (local_rows << 32) + rng.integers(0, 1 << 32, size=last - first, dtype=np.int64)
         order = np.argsort(keys)
         row_starts = np.repeat(X.indptr[row:end].astype(np.int64) - first, counts[row:end])

@@ -66,7 +66,7 @@ def run(
     """Run the benchmark sections and return every figure (the CLI prints them).
 
     make_matrix: f(n_users, n_items, n_ratings, n_clusters) -> CSR matrix, the generator of
-    the large matrices (default ``scale.planted_ratings``, i.e. ``datasets.make_ratings``);
+    the large matrices (default ``scale.planted_ratings``, i.e. ``data.make_ratings``);
     it must be a module-level function (it runs in a fresh process).
     A section that cannot run (a missing package or generator) reports {"error": ...}.
     """

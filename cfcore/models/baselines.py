@@ -30,7 +30,6 @@ from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.sparse.linalg import LinearOperator, cg
 
 from .._validation import check_non_negative
 from ..engine import stored_rows
@@ -78,6 +77,8 @@ def fit_biases(
     X: (n, d) CSR ratings (or dense, 0 = missing). A user or item without ratings gets
     offset 0 (with regularisation 0 its equation is 0 = 0 and is left out).
     """
+    from scipy.sparse.linalg import LinearOperator, cg  # here: importing cfcore stays light
+
     X, _ = training_ratings(X)
     reg_user = check_non_negative(reg_user, "reg_user")
     reg_item = check_non_negative(reg_item, "reg_item")

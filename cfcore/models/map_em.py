@@ -99,32 +99,17 @@ def log_posterior(X, mixture: GaussianMixture, prior_variance: float | None) -> 
 
 
 def run(
-    X,
-    mixture: GaussianMixture,
-    post: np.ndarray,
-    *,
-    prior_variance: float | None,
-    min_variance: float = MIN_VARIANCE,
-    max_iter: int | None = None,
-    callback=None,
+    X, mixture, post, *, prior_variance, **options
 ) -> tuple[GaussianMixture, np.ndarray, float]:
     """MAP-EM: alternate ``em``'s E-step and ``map_mstep`` with the course's stopping rule.
 
     X: (n, d) dense (0 = missing) or CSR, whose stored values may be negative (residuals).
-    callback(iteration, log_posterior, mixture) after every iteration; the log-posterior
-    never decreases (each step is a conditional maximisation of its lower bound).
+    options: min_variance, max_iter, callback(iteration, log_posterior, mixture) after every
+    iteration, as ``run_full``; the log-posterior never decreases (each step is a
+    conditional maximisation of its lower bound).
     Returns (mixture, post, log_posterior of the last E-step).
     """
-    outcome = run_full(
-        X,
-        mixture,
-        post,
-        prior_variance=prior_variance,
-        min_variance=min_variance,
-        max_iter=max_iter,
-        callback=callback,
-    )
-    return outcome.mixture, outcome.post, outcome.objective
+    return run_full(X, mixture, post, prior_variance=prior_variance, **options)[:3]
 
 
 def run_full(

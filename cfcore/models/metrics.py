@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 
 def matched_accuracy(true_labels, found_labels) -> float:
@@ -19,6 +18,8 @@ def matched_accuracy(true_labels, found_labels) -> float:
             f"true_labels and found_labels must be non-empty 1-D arrays of equal length, got "
             f"shapes {true_labels.shape} and {found_labels.shape}"
         )
+    from scipy.optimize import linear_sum_assignment  # here: importing cfcore stays light
+
     _, true_index = np.unique(true_labels, return_inverse=True)
     _, found_index = np.unique(found_labels, return_inverse=True)
     table = np.zeros((true_index.max() + 1, found_index.max() + 1))

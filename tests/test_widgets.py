@@ -273,3 +273,14 @@ def test_the_explorers_on_movielens(movielens):
     app.rate_button.click()
     assert "5 ★  Star Wars (1977)" in app.ratings_view.value
     assert "Star Wars (1977)" not in app.recommendations.value
+
+
+def test_figures_go_to_the_repository_figures_folder_unless_redirected(monkeypatch, tmp_path):
+    from pathlib import Path
+
+    from cfcore.apps.plotting import figures_dir
+
+    monkeypatch.delenv("CFCORE_FIGURES", raising=False)
+    assert figures_dir() == Path(__file__).resolve().parents[1] / "figures"
+    monkeypatch.setenv("CFCORE_FIGURES", str(tmp_path))
+    assert figures_dir() == tmp_path

@@ -9,7 +9,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-_REPOSITORY_FIGURES = Path(__file__).resolve().parents[1] / "figures"
+_REPOSITORY_FIGURES = Path(__file__).resolve().parents[2] / "figures"  # cfcore/apps/ -> root
 
 
 def figures_dir() -> Path:

@@ -36,7 +36,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from cfcore import common, em, engine
-from cfcore.apps.plotting import savefig
+from cfcore.apps.plotting import PALETTE, savefig
 from cfcore.data import course_fold, course_held_out, load_course, load_movielens_100k
 from cfcore.evaluation import evaluate
 from cfcore.models import (
@@ -181,10 +181,10 @@ validation_rmse = [by_validation.validation_rmse_[K] for K in Ks]
 fig, ax = plt.subplots(figsize=(6.5, 3.8))
 ax.plot(Ks, test_rmse, "o-", label="held-out RMSE on u1's test ratings")
 ax.plot(Ks, validation_rmse, "s--", label="RMSE on the validation split of u1's training")
-ax.axvline(by_bic.K_, color="tab:red", ls=":", label=f"BIC's choice (K = {by_bic.K_})")
+ax.axvline(by_bic.K_, color=PALETTE["vermillion"], ls=":", label=f"BIC's choice (K = {by_bic.K_})")
 ax.axvline(
     by_validation.K_,
-    color="tab:green",
+    color=PALETTE["green"],
     ls=":",
     label=f"validation's choice (K = {by_validation.K_})",
 )
@@ -321,7 +321,7 @@ for name, value in sorted(rmse.items(), key=lambda item: item[1]):
 # %%
 names = sorted(rmse, key=rmse.get)
 fig, ax = plt.subplots(figsize=(7, 4.5))
-colours = ["tab:blue" if "mixture" in n or "course" in n else "tab:gray" for n in names]
+colours = [PALETTE["blue"] if "mixture" in n or "course" in n else "grey" for n in names]
 ax.barh(names, [rmse[n] for n in names], color=colours)
 ax.set_xlim(0.85, 1.2)
 ax.invert_yaxis()

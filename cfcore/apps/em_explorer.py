@@ -20,7 +20,7 @@ from .. import common, em, naive_em
 from ..common import GaussianMixture
 from ..data import RatingsData
 from ..models import get_start
-from .plotting import scatter_clusters
+from .plotting import PALETTE, scatter_clusters
 from .render import Explorer, figure_png, pre
 
 # ----------------------------------------------------------------------------------------
@@ -183,8 +183,8 @@ def em_figure(run: EMRun, iteration: int | None = None, fig: Figure | None = Non
         return fig
     t = run.n_iter if iteration is None else min(max(int(iteration), 0), run.n_iter)
     steps = np.arange(run.n_iter + 1)
-    trace_ax.plot(steps, run.log_likelihoods, ".-", color="tab:blue", markersize=4)
-    trace_ax.plot([t], [run.log_likelihoods[t]], "o", color="tab:red", markersize=8)
+    trace_ax.plot(steps, run.log_likelihoods, ".-", color=PALETTE["blue"], markersize=4)
+    trace_ax.plot([t], [run.log_likelihoods[t]], "o", color=PALETTE["vermillion"], markersize=8)
     trace_ax.set_xlabel("EM iteration t")
     trace_ax.set_ylabel("log-likelihood after t iterations")
     trace_ax.set_title(f"K = {run.K}, seed {run.seed}: BIC {run.bic:,.1f}")
@@ -209,12 +209,13 @@ def _draw_profiles(fig: Figure, ax, run: EMRun, t: int) -> None:
     data, mixture = run.data, run.mixtures[t]
     genres = data.genres[data.popular].astype(np.float64)
     profile = mixture.mu[:, data.popular] @ genres / genres.sum(axis=0)  # (K, G)
-    image = ax.imshow(profile, cmap="RdYlGn", vmin=2.0, vmax=4.5, aspect="auto")
+    image = ax.imshow(profile, cmap="cividis", vmin=2.0, vmax=4.5, aspect="auto")
     ax.set_xticks(range(len(data.genre_names)), data.genre_names, rotation=60, ha="right")
     ax.set_yticks(range(run.K), [f"cluster {j} (p {p:.2f})" for j, p in enumerate(mixture.p)])
     if run.K <= 8:
         for (j, g), value in np.ndenumerate(profile):
-            ax.text(g, j, f"{value:.1f}", ha="center", va="center", fontsize=7)
+            ink = "white" if value < 3.25 else "black"  # legible on cividis' dark and light ends
+            ax.text(g, j, f"{value:.1f}", ha="center", va="center", fontsize=7, color=ink)
     ax.set_title(f"iteration {t}: mean rating per genre, mu_j over popular movies")
     fig.colorbar(image, ax=ax, shrink=0.9, pad=0.02, label="cluster mean rating")
 

@@ -1,6 +1,8 @@
 # make test: set up .venv from nothing (python3 -m venv + pip) and run the whole suite.
 # make run:  the same setup, then reproduce the course's results and run every notebook.
 # make test-fast: the same, less the browser test, the notebooks and tests marked slow.
+# make student: the student notebooks (stubs, no solutions) and autograders, into dist/.
+# make grade NB=notebooks/02_em_complete_data.ipynb: grade one notebook; ends "score: X/Y".
 # make lab:  open the notebooks in JupyterLab.
 
 PYTHON ?= python3
@@ -8,7 +10,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test test-fast lint sync-check run lab clean
+.PHONY: install test test-fast lint sync-check run lab student grade clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +24,7 @@ install: $(STAMP)
 
 # ruff, and the layers contract of pyproject.toml: imports only go downward, no cycles
 lint: install
-	$(BIN)/ruff check cfcore tests notebooks benchmarks
+	$(BIN)/ruff check cfcore tests notebooks benchmarks tools
 	$(BIN)/lint-imports --no-cache
 
 # the .py and .ipynb of every notebook pair must say the same thing
@@ -48,6 +50,13 @@ run: install
 	$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
 	  --ExecutePreprocessor.record_timing=False \
 	  --ExecutePreprocessor.store_widget_state=False notebooks/*.ipynb
+
+student: install
+	$(BIN)/python tools/teaching.py build dist
+
+grade: install
+	@test -n "$(NB)" || { echo "name the notebook to grade: make grade NB=path/to/NN_name.ipynb"; exit 2; }
+	$(BIN)/python tools/teaching.py grade $(NB)
 
 lab: install
 	$(BIN)/jupyter lab notebooks/

@@ -1,0 +1,134 @@
+"""Student versions and autograding of the notebooks' exercises, with otter-grader.
+
+    python tools/teaching.py build [DIST]      student notebooks and autograders into DIST
+    python tools/teaching.py grade NOTEBOOK    grade one notebook locally; ends "score: X/Y"
+
+The source notebooks (notebooks/NN_*.ipynb, solutions included) are otter-assign master
+notebooks: a notebook with exercises opens with an "ASSIGNMENT CONFIG" raw cell, and each
+exercise is a "BEGIN QUESTION" ... "END QUESTION" block with its solution and its tests.
+``build`` runs ``otter assign`` on each of them and gathers DIST/student/NN_*.ipynb
+(solutions replaced by stubs, hidden tests removed, outputs cleared) and
+DIST/autograder/NN_*.zip. ``grade`` runs ``otter run`` (no container) on a source or a
+student notebook against the autograder of the same name, building it first if needed.
+Written exercises (``manual: true``) carry model answers for the instructor and are left
+out of the autograded score.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
+DIST = ROOT / "dist"
+BIN = Path(sys.executable).parent
+
+
+def exercised_notebooks() -> list[Path]:
+    """The source notebooks that hold exercises (an ASSIGNMENT CONFIG cell)."""
+    return sorted(
+        path
+        for path in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")
+        if "# ASSIGNMENT CONFIG" in path.read_text(encoding="utf-8")
+    )
+
+
+def _environment(figures: Path) -> dict:
+    """The grading environment: figures into a scratch folder, never into figures/."""
+    return {**os.environ, "CFCORE_FIGURES": str(figures)}
+
+
+def build_one(notebook: Path, dist: Path) -> tuple[Path, Path]:
+    """otter assign one notebook; returns (student notebook, autograder zip) inside dist."""
+    with tempfile.TemporaryDirectory() as scratch:
+        out = Path(scratch) / "assign"
+        subprocess.run(
+            [BIN / "otter", "assign", "--no-pdfs", str(notebook), str(out)],
+            check=True,
+            capture_output=True,
+            text=True,
+            env=_environment(Path(scratch) / "figures"),
+        )
+        (dist / "student").mkdir(parents=True, exist_ok=True)
+        (dist / "autograder").mkdir(parents=True, exist_ok=True)
+        student = dist / "student" / notebook.name
+        shutil.copy(out / "student" / notebook.name, student)
+        (archive,) = (out / "autograder").glob("*.zip")
+        zipped = dist / "autograder" / f"{notebook.stem}.zip"
+        shutil.copy(archive, zipped)
+    return student, zipped
+
+
+def build(dist: Path = DIST) -> list[tuple[Path, Path]]:
+    """Student versions and autograders of every notebook with exercises."""
+    return [build_one(notebook, dist) for notebook in exercised_notebooks()]
+
+
+def grade(notebook: Path, dist: Path = DIST) -> tuple[float, float, dict[str, tuple]]:
+    """Grade a notebook locally: (score, possible, {question: (score, max_score)}).
+
+    The autograder is dist/autograder/<notebook's name>.zip, built first if absent.
+    """
+    notebook = Path(notebook).resolve()
+    zipped = dist / "autograder" / f"{notebook.stem}.zip"
+    if not zipped.is_file():
+        source = NOTEBOOKS / notebook.name
+        if not source.is_file():
+            raise FileNotFoundError(f"{notebook.name} is not one of the notebooks/ with exercises")
+        build_one(source, dist)
+    with tempfile.TemporaryDirectory() as scratch:
+        subprocess.run(
+            [BIN / "otter", "run", "--no-logo", "-a", str(zipped), "-o", scratch, str(notebook)],
+            check=True,
+            capture_output=True,
+            text=True,
+            env=_environment(Path(scratch) / "figures"),
+        )
+        results = json.loads((Path(scratch) / "results.json").read_text())
+    questions = {
+        test["name"]: (test["score"], test["max_score"])
+        for test in results["tests"]
+        if test.get("max_score") is not None
+    }
+    score = sum(score for score, _ in questions.values())
+    possible = sum(most for _, most in questions.values())
+    return score, possible, questions
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    build_parser = commands.add_parser("build", help="student notebooks and autograders")
+    build_parser.add_argument("dist", nargs="?", default=str(DIST))
+    grade_parser = commands.add_parser("grade", help="grade one notebook locally")
+    grade_parser.add_argument("notebook")
+    grade_parser.add_argument("--dist", default=str(DIST))
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "build":
+            for student, zipped in build(Path(args.dist)):
+                print(
+                    f"{student.relative_to(Path(args.dist).parent)}  "
+                    f"{zipped.relative_to(Path(args.dist).parent)}"
+                )
+            return 0
+        score, possible, questions = grade(Path(args.notebook), Path(args.dist))
+    except (FileNotFoundError, subprocess.CalledProcessError) as err:
+        detail = getattr(err, "stderr", "") or ""
+        print(f"teaching: {err}\n{detail.strip()[-2000:]}", file=sys.stderr)
+        return 2
+    for name, (got, most) in questions.items():
+        print(f"{name}: {got:g}/{most:g}")
+    print(f"score: {score:g}/{possible:g}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -107,6 +107,20 @@ def test_the_citation_is_printed_once_per_process(movielens, monkeypatch, capsys
     assert movielens.citation.endswith("DOI=http://dx.doi.org/10.1145/2827872")
 
 
+def test_in_a_notebook_the_citation_is_an_ordinary_output(movielens, monkeypatch, capsys):
+    import IPython.display
+
+    assert movielens_module._in_notebook() is False  # pytest is no Jupyter kernel
+    shown = []
+    monkeypatch.setattr(movielens_module, "_NOTICES_SHOWN", set())
+    monkeypatch.setattr(movielens_module, "_in_notebook", lambda: True)
+    monkeypatch.setattr(IPython.display, "display", shown.append)
+    datasets.load_movielens_100k(download=False)
+    assert capsys.readouterr().err == ""
+    (notice,) = shown
+    assert "F. Maxwell Harper and Joseph A. Konstan. 2015." in notice.data
+
+
 def copy_of_movielens(movielens, tmp_path) -> Path:
     folder = tmp_path / "ml-100k"
     shutil.copytree(movielens.path, folder)

@@ -176,10 +176,27 @@ def movielens_citation(readme: Path) -> str:
     return " ".join(paragraph.split())
 
 
+def _in_notebook() -> bool:
+    """Whether this process is a Jupyter kernel (where stderr shows as an error-like block)."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    return type(shell).__name__ == "ZMQInteractiveShell"
+
+
 def _show_notice_once(dataset: str, notice: str) -> None:
-    """Print notice to stderr the first time `dataset` is loaded in this process."""
-    if dataset not in _NOTICES_SHOWN:
-        _NOTICES_SHOWN.add(dataset)
+    """Show notice the first time `dataset` is loaded in this process.
+
+    In a notebook it is an ordinary output (Markdown); elsewhere it goes to stderr, so that
+    what a command prints on stdout (a table, JSON) stays clean.
+    """
+    if dataset in _NOTICES_SHOWN:
+        return
+    _NOTICES_SHOWN.add(dataset)
+    if _in_notebook():
+        from IPython.display import Markdown, display
+
+        display(Markdown(f"**Licence notice.** {notice}"))
+    else:
         print(notice, file=sys.stderr)
 
 

@@ -71,10 +71,14 @@ def build(dist: Path = DIST) -> list[tuple[Path, Path]]:
     return [build_one(notebook, dist) for notebook in exercised_notebooks()]
 
 
-def grade(notebook: Path, dist: Path = DIST) -> tuple[float, float, dict[str, tuple]]:
+def grade(
+    notebook: Path, dist: Path = DIST, *, strict: bool = False
+) -> tuple[float, float, dict[str, tuple]]:
     """Grade a notebook locally: (score, possible, {question: (score, max_score)}).
 
     The autograder is dist/autograder/<notebook's name>.zip, built first if absent.
+    strict: fail if any cell of the notebook raises (otter otherwise grades what ran), the
+    check that a student notebook runs top to bottom with its stubs unfilled.
     """
     notebook = Path(notebook).resolve()
     zipped = dist / "autograder" / f"{notebook.stem}.zip"
@@ -85,7 +89,17 @@ def grade(notebook: Path, dist: Path = DIST) -> tuple[float, float, dict[str, tu
         build_one(source, dist)
     with tempfile.TemporaryDirectory() as scratch:
         subprocess.run(
-            [BIN / "otter", "run", "--no-logo", "-a", str(zipped), "-o", scratch, str(notebook)],
+            [
+                BIN / "otter",
+                "run",
+                "--no-logo",
+                *(["--debug"] if strict else []),
+                "-a",
+                str(zipped),
+                "-o",
+                scratch,
+                str(notebook),
+            ],
             check=True,
             capture_output=True,
             text=True,

@@ -13,6 +13,15 @@
 #     name: python3
 # ---
 
+# %% [raw]
+# # ASSIGNMENT CONFIG
+# init_cell: true
+# check_all_cell: false
+# export_cell: false
+# generate: true
+# run_tests: false
+# solutions_pdf: false
+
 # %% [markdown]
 # # 01 · k-means: grouping users by distance
 #
@@ -22,16 +31,21 @@
 #
 # **You will learn**
 # - the k-means objective and Lloyd's two alternating steps, and why neither can raise the cost;
-# - how to run them with `cfcore.kmeans` (the course's `kmeans.py`), step by step and to the end;
+# - how to write Lloyd's algorithm in a few lines of numpy, and check it against the library;
+# - how to run it with `cfcore.kmeans` (the course's `kmeans.py`), step by step and to the end;
 # - why the cost cannot choose the number of clusters K, and why a bad seed gets stuck;
 # - how k-means is the hard-assignment limit of the Gaussian mixture of notebook 02.
+#
+# Four exercises practise the two steps (Exercises 1.1 and 1.2, autograded) and the two
+# arguments (Exercises 1.3 and 1.4, written).
 
 # %%
 import matplotlib.pyplot as plt
 import numpy as np
+from IPython.display import Markdown, display
 
 from cfcore import common, fit, kmeans, naive_em
-from cfcore.apps.plotting import savefig, scatter_clusters
+from cfcore.apps.plotting import PALETTE, savefig, scatter_clusters
 from cfcore.data import make_blobs
 
 # %% [markdown]
@@ -77,20 +91,181 @@ plt.show()
 #    $\mu_j = \frac{1}{|C_j|} \sum_{u \in C_j} x_u$.
 #
 # Each step minimises the cost over its own variables, so neither can raise it: the cost
-# falls until the assignment stops changing. `cfcore.kmeans.run` stops when it falls by less
-# than $10^{-4}$. The course stores the assignment as a one-hot (n, K) matrix `post`, the
+# falls until the assignment stops changing. The course stops when an assignment lowers the
+# cost by $10^{-4}$ or less. It stores the assignment as a one-hot (n, K) matrix `post`, the
 # same shape as the soft assignments of notebook 02, and returns the centres inside a
 # `GaussianMixture` (means, a variance per cluster, and weights $p_j = |C_j|/n$).
 
 # %% [markdown]
-# ## Lloyd's steps, one at a time
+# ## The algorithm by hand, before the library
 #
+# The two steps and the stopping rule fit in a dozen lines of numpy. `sq[u, j]` is
+# $\lVert x_u - \mu_j \rVert^2$, computed for every pair at once by broadcasting an (n, 1, d)
+# array against a (1, K, d) one.
+
+
+# %%
+def lloyd(X, mu, tol=1e-4):
+    """Lloyd's algorithm from the initial means mu (K, d); returns (means, cost)."""
+    previous = np.inf
+    while True:
+        sq = ((X[:, None, :] - mu[None, :, :]) ** 2).sum(axis=2)  # (n, K)
+        nearest = sq.argmin(axis=1)  # assignment: the nearest mean
+        cost = sq[np.arange(len(X)), nearest].sum()
+        mu = np.array([X[nearest == j].mean(axis=0) for j in range(len(mu))])  # update
+        if previous - cost <= tol:  # the course's rule: stop once the cost falls by <= 1e-4
+            return mu, cost
+        previous = cost
+
+
+# %% [markdown]
 # `common.init` starts the way the course does: K distinct points drawn with a seeded
-# generator become the first centres.
+# generator become the first centres (it also returns a first mixture and a uniform `post`).
+# From the same start, the hand-written loop and `cfcore.kmeans.run` must end at the same
+# means and cost:
 
 # %%
 K = 4
-mixture, post = common.init(X, K, seed=0)
+start, start_post = common.init(X, K, seed=0)
+by_hand_mu, by_hand_cost = lloyd(X, start.mu)
+library, _, library_cost = kmeans.run(X, start, start_post)
+np.testing.assert_allclose(by_hand_mu, library.mu, rtol=1e-12)
+np.testing.assert_allclose(by_hand_cost, library_cost, rtol=1e-12)
+print(f"by hand: cost {by_hand_cost:.4f}; kmeans.run: cost {library_cost:.4f}")
+
+# %% [markdown]
+# The library adds what a hand-written loop leaves out: input checks, squared distances as
+# matrix products (faster for large n), empty clusters that keep their previous mean instead
+# of becoming NaN, the variances and weights, and a limit on the number of iterations.
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: q01_assign
+# points: 2
+
+# %% [markdown]
+# ### Exercise 1.1 — the assignment step
+#
+# Write `assign(X, mu)`: given points `X` (n, d) and means `mu` (K, d), return the one-hot
+# assignment `post` (an (n, K) array with a single 1 per row, in the column of the nearest
+# mean, $z_u = \arg\min_j \lVert x_u - \mu_j \rVert^2$) and the cost
+# $\sum_u \min_j \lVert x_u - \mu_j \rVert^2$ as a float. It is graded against
+# `cfcore.kmeans.estep`.
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+
+# %%
+def assign(X, mu):
+    """One-hot nearest-mean assignment (n, K) and the k-means cost."""
+    # BEGIN SOLUTION
+    sq = ((X[:, None, :] - mu[None, :, :]) ** 2).sum(axis=2)
+    nearest = sq.argmin(axis=1)
+    post = np.zeros((len(X), len(mu)))
+    post[np.arange(len(X)), nearest] = 1.0
+    return post, float(sq[np.arange(len(X)), nearest].sum())
+    # END SOLUTION
+
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # BEGIN TESTS
+
+# %%
+ours, ours_cost = assign(X, start.mu)
+expected, expected_cost = kmeans.estep(X, start)
+np.testing.assert_array_equal(ours, expected)
+np.testing.assert_allclose(ours_cost, expected_cost, rtol=1e-10)
+
+# %%
+""" # BEGIN TEST CONFIG
+hidden: true
+"""  # END TEST CONFIG
+rng = np.random.default_rng(11)
+other_X, other_mu = rng.normal(size=(50, 3)), rng.normal(size=(5, 3))
+other = common.GaussianMixture(other_mu, np.ones(5), np.full(5, 0.2))
+ours, ours_cost = assign(other_X, other_mu)
+expected, expected_cost = kmeans.estep(other_X, other)
+np.testing.assert_array_equal(ours, expected)
+np.testing.assert_allclose(ours_cost, expected_cost, rtol=1e-10)
+
+# %% [raw]
+# # END TESTS
+
+# %% [raw]
+# # END QUESTION
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: q01_update
+# points: 2
+
+# %% [markdown]
+# ### Exercise 1.2 — the update step
+#
+# Write `update(X, post)`: given points `X` (n, d) and a one-hot assignment `post` (n, K)
+# in which every cluster has at least one point, return `common.GaussianMixture(mu, var, p)`
+# with the centroids $\mu_j = \frac{1}{n_j} \sum_u \mathrm{post}_{uj}\, x_u$, the variances
+# $\sigma_j^2 = \frac{1}{d\, n_j} \sum_u \mathrm{post}_{uj} \lVert x_u - \mu_j \rVert^2$
+# (the mean squared distance per coordinate) and the weights $p_j = n_j / n$, where
+# $n_j = \sum_u \mathrm{post}_{uj}$. It is graded against `cfcore.kmeans.mstep`.
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+
+# %%
+def update(X, post):
+    """Centroids, per-coordinate variances and weights of a one-hot assignment."""
+    # BEGIN SOLUTION
+    n_j = post.sum(axis=0)
+    mu = post.T @ X / n_j[:, None]
+    sq = ((X[:, None, :] - mu[None, :, :]) ** 2).sum(axis=2)
+    var = (post * sq).sum(axis=0) / (X.shape[1] * n_j)
+    return common.GaussianMixture(mu, var, n_j / len(X))
+    # END SOLUTION
+
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # BEGIN TESTS
+
+# %%
+first_post, _ = kmeans.estep(X, start)
+ours, expected = update(X, first_post), kmeans.mstep(X, first_post)
+for got, want in zip(ours, expected, strict=True):
+    np.testing.assert_allclose(got, want, rtol=1e-10)
+
+# %%
+""" # BEGIN TEST CONFIG
+hidden: true
+"""  # END TEST CONFIG
+rng = np.random.default_rng(12)
+other_X, labels = rng.normal(size=(40, 3)), np.arange(40) % 4
+other_post = np.eye(4)[rng.permutation(labels)]
+ours, expected = update(other_X, other_post), kmeans.mstep(other_X, other_post)
+for got, want in zip(ours, expected, strict=True):
+    np.testing.assert_allclose(got, want, rtol=1e-10)
+
+# %% [raw]
+# # END TESTS
+
+# %% [raw]
+# # END QUESTION
+
+# %% [markdown]
+# ## Lloyd's steps, one at a time
+#
+# `kmeans.estep` is the assignment and `kmeans.mstep` the update. Three rounds of each from
+# the same start, drawn after every assignment:
+
+# %%
+mixture = start
 panels = [("start: 4 random points as centres", None, mixture.mu)]
 for step in range(1, 4):
     post, cost = kmeans.estep(X, mixture)  # assignment
@@ -98,10 +273,12 @@ for step in range(1, 4):
     mixture = kmeans.mstep(X, post)  # update
     print(f"step {step}: cost after assignment {cost:8.2f}")
 
-fig, axes = plt.subplots(1, 4, figsize=(15, 4), sharex=True, sharey=True)
-for ax, (title, labels, means) in zip(axes, panels, strict=True):
+# %%
+fig, axes = plt.subplots(2, 2, figsize=(8.4, 8.4), sharex=True, sharey=True)
+for ax, (title, labels, means) in zip(axes.flat, panels, strict=True):
     scatter_clusters(ax, X, labels, means, title=title)
-fig.suptitle("Lloyd's algorithm: colours are assignments, crosses the centres they were made to")
+    ax.label_outer()  # axis labels on the outer panels only
+fig.suptitle("Lloyd's algorithm: colours are assignments,\ncrosses the centres they were made to")
 savefig("01_lloyd_steps", fig)
 plt.show()
 
@@ -109,12 +286,67 @@ plt.show()
 # The first assignment already separates the groups roughly; each update moves the crosses
 # to the middle of their colour, and the next assignment follows. The cost drops fast and
 # then flattens.
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: q01_cost_never_rises
+# manual: true
+# points: 2
+
+# %% [markdown]
+# ### Exercise 1.3 (written) — why the cost never rises, and why Lloyd's algorithm stops
 #
+# Write $\mathrm{cost}(z, \mu)$ for the objective above. (a) Show that an assignment step
+# followed by an update step can never raise it: name the inequality each step gives. (b)
+# Conclude that, even with a tolerance of 0, Lloyd's algorithm stops after finitely many
+# iterations (ties in the argmin are broken by the lowest index, as `argmin` does). (c) Say
+# why this does not mean it finds the lowest cost.
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %% [markdown]
+# **Model answer.** (a) Let $(z^t, \mu^t)$ be the current assignment and means.
+#
+# - The assignment step picks, for every $u$ separately, $z^{t+1}_u = \arg\min_j
+#   \lVert x_u - \mu^t_j \rVert^2$. The cost is a sum of terms each depending on its own
+#   $z_u$, so no other assignment is lower, the old one included:
+#   $\mathrm{cost}(z^{t+1}, \mu^t) \le \mathrm{cost}(z^t, \mu^t)$.
+# - The update step minimises, for every cluster $C_j$ of $z^{t+1}$ separately, the convex
+#   quadratic $f_j(m) = \sum_{u \in C_j} \lVert x_u - m \rVert^2$. Its gradient
+#   $-2 \sum_{u \in C_j} (x_u - m)$ vanishes only at the centroid, and its Hessian
+#   $2 |C_j|\, I$ is positive definite, so the centroid is the unique minimiser. Indeed
+#   $f_j(m) = f_j(\bar x_j) + |C_j| \lVert m - \bar x_j \rVert^2$ for every $m$. Hence
+#   $\mathrm{cost}(z^{t+1}, \mu^{t+1}) \le \mathrm{cost}(z^{t+1}, \mu^t)$.
+#
+# Chaining the two: $\mathrm{cost}(z^{t+1}, \mu^{t+1}) \le \mathrm{cost}(z^t, \mu^t)$.
+#
+# (b) After an update, the means are the centroids of the assignment, so the state is
+# determined by the assignment $z$ alone, and there are at most $K^n$ assignments. If the
+# assignment changes, some point moved to a centre strictly nearer (ties keep the lowest
+# index, so a point moves only on a strict improvement). That makes the first inequality
+# strict, so the cost strictly falls. An assignment can therefore never come back: its cost
+# would have to equal a higher earlier cost. After at most $K^n$ changes the assignment
+# repeats, the cost stops falling, and the loop stops. In practice it takes a few dozen
+# iterations, not $K^n$.
+#
+# (c) Both steps only look at the neighbourhood of the current solution: a fixed point is a
+# state where neither step alone can improve, which is a local optimum of the cost, not
+# necessarily the global one. The seed-5 run below is an example, which is why k-means is
+# run from several seeds.
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # END QUESTION
+
+# %% [markdown]
 # ## Running to convergence, from several seeds
 #
 # `kmeans.run` repeats the two steps to the end. Where it ends depends on where it started,
 # so the course runs seeds 0-4 and keeps the lowest cost; `cfcore.fit` does exactly that
-# (it calls `common.init` and `kmeans.run` once per seed).
+# (it calls `common.init` and `kmeans.run` once per seed). Here, 10 seeds:
 
 # %%
 result = fit(X, K, seeds=range(10), method="kmeans")
@@ -124,12 +356,19 @@ print(f"best: seed {result.seed}, cost {result.cost:.2f} after {result.n_iter} i
 
 # %% [markdown]
 # ## A bad seed: a local optimum
-#
-# Seed 5 ends at a cost almost three times the best. Drawn side by side:
+
+# %%
+best, worst = result.cost, result.seed_scores[5]
+display(
+    Markdown(
+        f"Seed 5 ends at a cost of **{worst:.1f}**, {worst / best:.1f} times the best seed's "
+        f"{best:.1f} (each a sum of squared distances over the {n} points). Side by side:"
+    )
+)
 
 # %%
 bad = fit(X, K, seeds=[5], method="kmeans")
-fig, axes = plt.subplots(1, 2, figsize=(10, 4.5), sharex=True, sharey=True)
+fig, axes = plt.subplots(1, 2, figsize=(9, 4.4), sharex=True, sharey=True)
 for ax, run in zip(axes, (result, bad), strict=True):
     title = f"seed {run.seed}: cost {run.cost:.1f}"
     scatter_clusters(ax, X, run.post.argmax(axis=1), run.mixture.mu, title=title)
@@ -154,12 +393,13 @@ costs = [fit(X, k, seeds=range(10), method="kmeans").cost for k in Ks]
 for k, cost in zip(Ks, costs, strict=True):
     print(f"K = {k}: cost {cost:8.2f}")
 
+# %%
 fig, ax = plt.subplots(figsize=(5.5, 3.5))
-ax.plot(list(Ks), costs, "o-")
-ax.axvline(4, color="grey", ls=":", label="planted K = 4")
+ax.plot(list(Ks), costs, "o-", color=PALETTE["blue"])
+ax.axvline(4, color="grey", ls=":")
+ax.text(4.15, 0.9 * max(costs), "planted K = 4", color="dimgrey")
 ax.set_xlabel("number of clusters K")
-ax.set_ylabel("k-means cost (sum of squared distances)")
-ax.legend()
+ax.set_ylabel("best k-means cost over 10 seeds\n(sum of squared distances)")
 savefig("01_cost_against_k", fig)
 plt.show()
 
@@ -196,13 +436,70 @@ for var in (4.0, 1.0, 0.25, 0.05):
 hard, _ = kmeans.estep(between[None, :], result.mixture)
 print(f"k-means assignment:  {hard[0]}")
 
+# %% [raw]
+# # BEGIN QUESTION
+# name: q01_hard_limit
+# manual: true
+# points: 2
+
+# %% [markdown]
+# ### Exercise 1.4 (written) — how small must the variance be?
+#
+# Take K = 2 components with equal weights and a shared variance $\sigma^2$, and a point $x$
+# whose squared distances to the two means are $D_1 < D_2$, with gap $\Delta = D_2 - D_1$.
+# (a) Write $p(1 \mid x)$ as a function of $\Delta / 2\sigma^2$ alone. (b) Find the largest
+# $\sigma^2$ for which $p(1 \mid x) \ge 0.99$. (c) With K components and $\Delta$ the gap to
+# the *second* nearest mean, give a lower bound on $p(\text{nearest} \mid x)$ and show that
+# it tends to 1 as $\sigma^2 \to 0$. (d) What is the limit when $\Delta = 0$, and what does
+# k-means do there?
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %% [markdown]
+# **Model answer.** (a) Dividing the numerator and denominator by $e^{-D_1/2\sigma^2}$ (the
+# $(2\pi\sigma^2)^{-d/2}$ factors and the equal weights cancel):
+#
+# $$
+# p(1 \mid x) = \frac{e^{-D_1/2\sigma^2}}{e^{-D_1/2\sigma^2} + e^{-D_2/2\sigma^2}}
+#             = \frac{1}{1 + e^{-\Delta/2\sigma^2}} ,
+# $$
+#
+# the logistic function of $\Delta / 2\sigma^2$.
+#
+# (b) $p(1 \mid x) \ge 0.99 \iff e^{-\Delta/2\sigma^2} \le 1/99 \iff
+# \sigma^2 \le \Delta / (2 \ln 99) \approx 0.109\, \Delta$.
+#
+# (c) Every other component $l$ has $D_l \ge D_1 + \Delta$, so each of the $K - 1$ other
+# terms in the denominator is at most $e^{-\Delta/2\sigma^2}$ times the nearest one's:
+#
+# $$
+# p(\text{nearest} \mid x) \;\ge\; \frac{1}{1 + (K - 1)\, e^{-\Delta/2\sigma^2}}
+# \;\xrightarrow[\sigma^2 \to 0]{}\; 1 ,
+# $$
+#
+# since $\Delta > 0$ makes $e^{-\Delta/2\sigma^2} \to 0$. The other posteriors then tend to
+# 0, which is the one-hot k-means assignment.
+#
+# (d) With $\Delta = 0$ the two terms are equal for every $\sigma^2$, so $p(1 \mid x) =
+# p(2 \mid x) = 1/2$ (for ties among m means, 1/m each): the limit is not one-hot. k-means
+# breaks the tie arbitrarily (`argmin` takes the lowest index). Such points have measure
+# zero for continuous data, so the limit holds for almost every point.
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # END QUESTION
+
 # %% [markdown]
 # ## Summary
 #
 # - k-means minimises the sum of squared distances by alternating nearest-centre assignment
-#   and centroid update; each step can only lower the cost, so it converges, but to a local
-#   optimum that depends on the seed (seed 5 above: cost 1847.6 against 670.1).
-# - Run it from several seeds and keep the best (`cfcore.fit(..., method="kmeans")`).
+#   and centroid update; a dozen lines of numpy reproduce `cfcore.kmeans.run` exactly.
+# - Each step can only lower the cost, so it converges, but to a local optimum that depends
+#   on the seed (seed 5 above). Run it from several seeds and keep the best
+#   (`cfcore.fit(..., method="kmeans")`).
 # - The cost always falls with K, so it cannot choose K.
 # - k-means is the $\sigma^2 \to 0$ limit of a spherical Gaussian mixture with equal weights.
 #   Notebook 02 keeps the variance, the weights and the uncertainty, and fits them by EM.

@@ -37,17 +37,22 @@ import time
 
 import matplotlib.pyplot as plt
 import numpy as np
+from IPython.display import Markdown, display
 
 from cfcore import common, em, fit
 from cfcore.apps.plotting import savefig, scatter_clusters
-from cfcore.data import load_course
+from cfcore.data import course_fold, load_course
+from cfcore.evaluation import evaluate
 from cfcore.evaluation.reproduce import COURSE_RESULTS
+from cfcore.models import UserMean
+
+gaps = {}  # every comparison's relative difference, by label
 
 
 def compare(label: str, value: float, digits: int = 10) -> None:
     """Print cfcore's value beside the course's and their relative difference."""
     course = COURSE_RESULTS[label]
-    gap = abs(value - course) / abs(course)
+    gap = gaps[label] = abs(value - course) / abs(course)
     gap_text = "< 1e-12" if gap < 1e-12 else f"{gap:.0e}"  # below 1e-12 is rounding noise
     print(
         f"{label:<58} cfcore {value:>17.{digits}f}  course {course:>17.{digits}f}  "
@@ -68,10 +73,18 @@ kmeans_fits = {K: fit(toy, K, seeds=range(5), method="kmeans") for K in range(1,
 for K, result in kmeans_fits.items():
     compare(f"k-means toy K={K} cost", result.cost)
 
+# %%
+largest = max(gaps[f"k-means toy K={K} cost"] for K in kmeans_fits)
+display(
+    Markdown(
+        f"The relative differences of the {len(kmeans_fits)} costs are "
+        + ("below $10^{-12}$" if largest < 1e-12 else f"at most {largest:.0e}")
+        + ", the level of floating-point rounding (the last of the 16 digits can differ with "
+        "the order of a sum): the numbers are the course's."
+    )
+)
+
 # %% [markdown]
-# The relative differences are below $10^{-12}$, the level of floating-point rounding (the
-# last of the 16 digits can differ with the order of a sum): the numbers are the course's.
-#
 # ## EM on the toy data, and BIC
 
 # %%
@@ -83,30 +96,40 @@ for K, result in em_fits.items():
 best_k = max(em_fits, key=lambda K: em_fits[K].bic)
 print(f"best K by BIC: {best_k} (course: {COURSE_RESULTS['naive EM toy best K by BIC']})")
 
+# %%
+course_bic = {K: COURSE_RESULTS[f"naive EM toy K={K} BIC"] for K in em_fits}
+rounded = [K for K, value in course_bic.items() if value == round(value, 4)]
+bic_gap = {K: abs(em_fits[K].bic - course_bic[K]) for K in rounded}
+worst = max(bic_gap, key=bic_gap.get)
+display(
+    Markdown(
+        f"The course prints its BICs for K = {', '.join(map(str, rounded))} to four decimals. "
+        f"The largest gap to cfcore's, at K = {worst}, is {bic_gap[worst]:.1e}: the course's "
+        f"{course_bic[worst]:.4f} against cfcore's {em_fits[worst].bic:.5f}, "
+        f"{'less' if bic_gap[worst] < 1e-4 else 'more'} than one unit in the last printed "
+        "digit (hence the "
+        f"relative difference of {gaps[f'naive EM toy K={worst} BIC']:.0e} above). BIC picks "
+        f"K = {best_k}, as the course does."
+    )
+)
+
 # %% [markdown]
-# The course prints three of its BICs to four decimals; its K = 1 value, -1315.5057, is
-# $7.7 \times 10^{-5}$ from $\ell - \tfrac{3}{2}\ln 250 = -1315.50562$, a difference in the last
-# printed digit (hence the 6e-08 above). BIC picks K = 3, as in the course. The two methods
-# on the same seeds, side by side:
+# The two methods on the same seeds, side by side (K = 1 is one group for both):
 
 # %%
-fig, axes = plt.subplots(2, 4, figsize=(15, 7), sharex=True, sharey=True)
-for K in range(1, 5):
+fig, axes = plt.subplots(
+    2, 3, figsize=(10.5, 5.0), sharex=True, sharey=True, layout="constrained"
+)
+for column, K in enumerate(range(2, 5)):
     km, mix = kmeans_fits[K], em_fits[K]
     scatter_clusters(
-        axes[0, K - 1],
-        toy,
-        km.post.argmax(1),
-        km.mixture.mu,
-        title=f"k-means, K={K}: cost {km.cost:.1f}",
+        axes[0, column], toy, km.post.argmax(1), km.mixture.mu, title=f"k-means K={K}: cost {km.cost:.1f}"
     )
     scatter_clusters(
-        axes[1, K - 1],
-        toy,
-        mix.post.argmax(1),
-        mix.mixture.mu,
-        title=f"EM, K={K}: BIC {mix.bic:.1f}",
+        axes[1, column], toy, mix.post.argmax(1), mix.mixture.mu, title=f"EM K={K}: BIC {mix.bic:.1f}"
     )
+for ax in axes.flat:
+    ax.label_outer()  # axis labels on the outer panels only
 savefig("05_toy_kmeans_vs_em", fig)
 plt.show()
 
@@ -141,8 +164,7 @@ print(
     f"({observed.mean():.1%}), {(~observed).sum():,} missing"
 )
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 start = time.perf_counter()
 netflix = {K: fit(X, K, seeds=range(5), method="em") for K in (1, 12)}
 print(f"10 EM runs in {time.perf_counter() - start:.2f} s")
@@ -155,9 +177,18 @@ filled = em.fill_matrix(X, netflix[12].mixture)
 course_rmse = common.rmse(gold, filled)
 compare("EM netflix K=12 RMSE (all entries)", course_rmse)
 
+# %%
+largest_label = max(gaps, key=gaps.get)
+display(
+    Markdown(
+        f"Every number of the course is reproduced: over the {len(gaps)} numbers compared, "
+        f"the largest relative difference is {gaps[largest_label]:.0e}, on the "
+        f"{largest_label}"
+        + (", which the course prints to four decimals." if "BIC" in largest_label else ".")
+    )
+)
+
 # %% [markdown]
-# Every number of the course is reproduced.
-#
 # ## What the 0.48 averages over
 #
 # `common.rmse(gold, filled)` is the course's definition:
@@ -166,7 +197,7 @@ compare("EM netflix K=12 RMSE (all entries)", course_rmse)
 # \mathrm{RMSE}_{\text{course}} = \sqrt{\frac{1}{nd} \sum_{u,i} (\hat x_{ui} - x^{\text{gold}}_{ui})^2 } .
 # $$
 #
-# The sum runs over all $nd = 1{,}440{,}000$ entries, which fall into three groups:
+# The sum runs over all $nd$ entries of the matrix, which fall into three groups:
 
 # %%
 missing = ~observed
@@ -183,52 +214,78 @@ for name, where in groups.items():
         f"{name:<36} {where.sum():>10,} {np.sqrt(squared_errors[where].mean()):>12.4f} "
         f"{squared_errors[where].sum() / squared_errors.sum():>23.1%}"
     )
-held_out = np.sqrt(squared_errors[missing & rated].mean())
+held_out_rmse = np.sqrt(squared_errors[missing & rated].mean())
+
+# %%
+unrated = missing & ~rated
+display(
+    Markdown(
+        f"- On the {observed.mean():.1%} of the {X.size:,} entries that were observed, "
+        "`fill_matrix` copies the rating, so the error is exactly 0: they add nothing to the "
+        "sum but count in the denominator.\n"
+        "- The **held-out** entries, missing from the input and rated in the gold matrix, are "
+        f"the ones that test the model: over those {(missing & rated).sum():,} entries the "
+        f"RMSE is **{held_out_rmse:.4f}** stars.\n"
+        f"- {unrated.sum():,} missing entries are 0 in `netflix_complete` as well: there is no "
+        "rating to judge against, yet the course's formula scores the prediction against 0 "
+        f"stars (RMS {np.sqrt(squared_errors[unrated].mean()):.2f} over them), and they make "
+        f"{squared_errors[unrated].sum() / squared_errors.sum():.1%} of its squared error."
+    )
+)
 
 # %% [markdown]
-# - On the 77.2% of entries that were observed, `fill_matrix` copies the rating, so the
-#   error is exactly 0: they add nothing to the sum but count in the denominator.
-# - The **held-out** entries, missing from the input and rated in the gold matrix, are the
-#   ones that test the model: their RMSE is **0.9639** stars.
-# - 2,429 missing entries are 0 in `netflix_complete` as well: there is no rating to judge
-#   against, yet the course's formula scores the prediction against 0 stars (RMS 3.50), and
-#   they make 8.9% of its squared error.
-#
-# So, with $N_{\text{held-out}} = 325{,}803$ entries,
+# So, with $N_{\text{held-out}}$ held-out entries among the $nd$,
 #
 # $$
 # \mathrm{RMSE}_{\text{course}}^2 = \frac{N_{\text{held-out}}\, \mathrm{RMSE}_{\text{held-out}}^2
-#   + \sum_{\text{gold} = 0} \hat x_{ui}^2}{1{,}440{,}000} :
+#   + \sum_{\text{gold} = 0} \hat x_{ui}^2}{nd} :
 # $$
 #
-# a held-out error shrunk by the copied entries and inflated by the unrated ones. The honest
-# number counts only entries the model had to predict and where the gold holds a real
-# rating: the held-out RMSE.
+# a held-out error shrunk by the copied entries and inflated by the unrated ones. The
+# identity, checked on the numbers:
+
+# %%
+n_held_out = (missing & rated).sum()
+recombined = np.sqrt((n_held_out * held_out_rmse**2 + (filled[unrated] ** 2).sum()) / X.size)
+print(f"from the two groups: {recombined:.10f}; common.rmse: {course_rmse:.10f}")
+
+# %% [markdown]
+# The honest number counts only entries the model had to predict and where the gold holds
+# a real rating: the held-out RMSE.
 
 # %%
 errors = filled[missing & rated] - gold[missing & rated]
 fig, ax = plt.subplots(figsize=(6, 3.5))
 ax.hist(errors, bins=np.arange(-4.25, 4.3, 0.25))
-ax.set_xlabel("prediction - true rating, on the 325,803 held-out entries (stars)")
+ax.set_xlabel(f"prediction - true rating, on the {errors.size:,} held-out entries (stars)")
 ax.set_ylabel("number of entries")
-ax.set_title(f"held-out RMSE {held_out:.4f}; course RMSE over all entries {course_rmse:.4f}")
+ax.set_title(f"held-out RMSE {held_out_rmse:.4f}; course RMSE over all entries {course_rmse:.4f}")
 savefig("05_held_out_errors", fig)
 plt.show()
 
-# %% [markdown]
-# For scale, notebook 06 puts baselines on the same held-out entries: predicting each
-# user's mean rating scores 0.8196, better than the mixture. The hidden entries of this
-# matrix were not chosen at random (per user, between 0 and 931 are hidden), which is why
-# notebook 06 also evaluates on MovieLens with its random folds.
+# %%
+user_mean_rmse = evaluate([UserMean()], [course_fold()])[0].rmse_folds[0]
+hidden_per_user = (missing & rated).sum(axis=1)
+display(
+    Markdown(
+        "For scale, notebook 06 puts baselines on the same held-out entries: predicting each "
+        f"user's mean rating scores {user_mean_rmse:.4f} over them, "
+        f"{'better' if user_mean_rmse < held_out_rmse else 'worse'} than the mixture's "
+        f"{held_out_rmse:.4f}. The hidden entries of this matrix were not chosen at random "
+        f"(per user, between {hidden_per_user.min()} and {hidden_per_user.max()} of the "
+        f"{X.shape[1]:,} movies are hidden), which is why notebook 06 also evaluates on "
+        "MovieLens with its random folds."
+    )
+)
 
 # %% [markdown]
 # ## Summary
 #
 # - `cfcore` reproduces every result of the course from its files: k-means costs, EM
-#   log-likelihoods and BICs (best K = 3), each intermediate of the 20 x 5 run, and the
-#   Netflix K = 12 log-likelihood (seed 1) and RMSE 0.4805.
-# - That RMSE averages over all 1.44M entries: 77% are copied observed ratings (error 0),
-#   and 2,429 are unrated in the gold matrix yet scored against 0. On the 325,803 held-out
-#   entries that carry a real rating, the error is 0.9639 stars.
+#   log-likelihoods and BICs (and BIC's choice of K), each intermediate of the 20 x 5 run,
+#   and the Netflix K = 12 log-likelihood (best seed) and RMSE.
+# - That RMSE averages over every entry of the matrix: most are copied observed ratings
+#   (error 0), and a few are unrated in the gold matrix yet scored against 0. On the
+#   held-out entries that carry a real rating, the error is far larger.
 # - Held-out error is the number that says how well unseen ratings are predicted. Notebook 06
 #   measures it honestly, against baselines, on the course data and on MovieLens.

@@ -32,12 +32,13 @@
 # **You will learn**
 # - the k-means objective and Lloyd's two alternating steps, and why neither can raise the cost;
 # - how to write Lloyd's algorithm in a few lines of numpy, and check it against the library;
+# - how to vectorise its two steps with matrix products, as the library computes them;
 # - how to run it with `cfcore.kmeans` (the course's `kmeans.py`), step by step and to the end;
 # - why the cost cannot choose the number of clusters K, and why a bad seed gets stuck;
 # - how k-means is the hard-assignment limit of the Gaussian mixture of notebook 02.
 #
-# Four exercises practise the two steps (Exercises 1.1 and 1.2, autograded) and the two
-# arguments (Exercises 1.3 and 1.4, written).
+# Four exercises practise the two steps without loops (Exercises 1.1 and 1.2, autograded)
+# and the two arguments (Exercises 1.3 and 1.4, written).
 
 # %%
 import matplotlib.pyplot as plt
@@ -99,20 +100,25 @@ plt.show()
 # %% [markdown]
 # ## The algorithm by hand, before the library
 #
-# The two steps and the stopping rule fit in a dozen lines of numpy. `sq[u, j]` is
-# $\lVert x_u - \mu_j \rVert^2$, computed for every pair at once by broadcasting an (n, 1, d)
-# array against a (1, K, d) one.
+# The two steps and the stopping rule, written as plainly as possible. `sq[u, j]` is
+# $\lVert x_u - \mu_j \rVert^2$, filled one column at a time by a loop over the K means;
+# the update is a loop over the clusters, each mean moving to the average of its points.
 
 
 # %%
 def lloyd(X, mu, tol=1e-4):
     """Lloyd's algorithm from the initial means mu (K, d); returns (means, cost)."""
+    K = len(mu)
+    mu = mu.copy()  # the update overwrites the means row by row
     previous = np.inf
     while True:
-        sq = ((X[:, None, :] - mu[None, :, :]) ** 2).sum(axis=2)  # (n, K)
-        nearest = sq.argmin(axis=1)  # assignment: the nearest mean
-        cost = sq[np.arange(len(X)), nearest].sum()
-        mu = np.array([X[nearest == j].mean(axis=0) for j in range(len(mu))])  # update
+        sq = np.empty((len(X), K))
+        for j in range(K):  # column j: the squared distance of every point to mean j
+            sq[:, j] = ((X - mu[j]) ** 2).sum(axis=1)
+        z = sq.argmin(axis=1)  # assignment: z_u is the nearest mean
+        cost = sq.min(axis=1).sum()
+        for j in range(K):  # update: mean j moves to the centroid of its cluster C_j
+            mu[j] = X[z == j].mean(axis=0)
         if previous - cost <= tol:  # the course's rule: stop once the cost falls by <= 1e-4
             return mu, cost
         previous = cost
@@ -134,9 +140,10 @@ np.testing.assert_allclose(by_hand_cost, library_cost, rtol=1e-12)
 print(f"by hand: cost {by_hand_cost:.4f}; kmeans.run: cost {library_cost:.4f}")
 
 # %% [markdown]
-# The library adds what a hand-written loop leaves out: input checks, squared distances as
-# matrix products (faster for large n), empty clusters that keep their previous mean instead
-# of becoming NaN, the variances and weights, and a limit on the number of iterations.
+# The library adds what a hand-written loop leaves out: input checks, both steps as matrix
+# products with no loop over the means (Exercises 1.1 and 1.2 write them), empty clusters that
+# keep their previous mean instead of becoming NaN, the variances and weights, and a limit on
+# the number of iterations.
 
 # %% [raw]
 # # BEGIN QUESTION
@@ -144,13 +151,21 @@ print(f"by hand: cost {by_hand_cost:.4f}; kmeans.run: cost {library_cost:.4f}")
 # points: 2
 
 # %% [markdown]
-# ### Exercise 1.1 — the assignment step
+# ### Exercise 1.1 — the assignment step, vectorised
 #
 # Write `assign(X, mu)`: given points `X` (n, d) and means `mu` (K, d), return the one-hot
 # assignment `post` (an (n, K) array with a single 1 per row, in the column of the nearest
 # mean, $z_u = \arg\min_j \lVert x_u - \mu_j \rVert^2$) and the cost
-# $\sum_u \min_j \lVert x_u - \mu_j \rVert^2$ as a float. It is graded against
-# `cfcore.kmeans.estep`.
+# $\sum_u \min_j \lVert x_u - \mu_j \rVert^2$ as a float. Unlike `lloyd` above, use no
+# loop over the means or the points, and build no (n, K, d) array of differences (it takes K
+# times the memory of `X`; a test checks). Expand the square,
+#
+# $$
+# \lVert x_u - \mu_j \rVert^2 = \lVert x_u \rVert^2 - 2\, x_u \cdot \mu_j + \lVert \mu_j \rVert^2 ,
+# $$
+#
+# so that the middle terms of all n K pairs are one matrix product, and the two norms are
+# added to it by broadcasting. It is graded against `cfcore.kmeans.estep`.
 
 # %% [raw]
 # # BEGIN SOLUTION
@@ -160,11 +175,11 @@ print(f"by hand: cost {by_hand_cost:.4f}; kmeans.run: cost {library_cost:.4f}")
 def assign(X, mu):
     """One-hot nearest-mean assignment (n, K) and the k-means cost."""
     # BEGIN SOLUTION
-    sq = ((X[:, None, :] - mu[None, :, :]) ** 2).sum(axis=2)
-    nearest = sq.argmin(axis=1)
-    post = np.zeros((len(X), len(mu)))
-    post[np.arange(len(X)), nearest] = 1.0
-    return post, float(sq[np.arange(len(X)), nearest].sum())
+    cross = X @ mu.T  # (n, K): x_u . mu_j for every pair, one matrix product
+    dist = (X**2).sum(axis=1)[:, None] - 2 * cross + (mu**2).sum(axis=1)
+    nearest = dist.argmin(axis=1)
+    post = np.eye(len(mu))[nearest]  # row u: the one-hot vector of its nearest mean
+    return post, float(((X - mu[nearest]) ** 2).sum())
     # END SOLUTION
 
 
@@ -179,6 +194,21 @@ ours, ours_cost = assign(X, start.mu)
 expected, expected_cost = kmeans.estep(X, start)
 np.testing.assert_array_equal(ours, expected)
 np.testing.assert_allclose(ours_cost, expected_cost, rtol=1e-10)
+
+# %%
+import tracemalloc
+
+rng = np.random.default_rng(13)  # an (n, K, d) array of differences would take 8 MB here
+wide_X, wide_mu = rng.normal(size=(2000, 50)), rng.normal(size=(10, 50))
+tracemalloc.start()
+try:
+    wide_post, _ = assign(wide_X, wide_mu)
+    peak = tracemalloc.get_traced_memory()[1]  # the most memory held at once, in bytes
+finally:
+    tracemalloc.stop()
+wide = common.GaussianMixture(wide_mu, np.ones(10), np.full(10, 0.1))
+np.testing.assert_array_equal(wide_post, kmeans.estep(wide_X, wide)[0])
+assert peak < wide_X.nbytes * len(wide_mu) / 2, "assign built an (n, K, d) array"
 
 # %%
 """ # BEGIN TEST CONFIG
@@ -204,14 +234,17 @@ np.testing.assert_allclose(ours_cost, expected_cost, rtol=1e-10)
 # points: 2
 
 # %% [markdown]
-# ### Exercise 1.2 — the update step
+# ### Exercise 1.2 — the update step, vectorised
 #
 # Write `update(X, post)`: given points `X` (n, d) and a one-hot assignment `post` (n, K)
 # in which every cluster has at least one point, return `common.GaussianMixture(mu, var, p)`
 # with the centroids $\mu_j = \frac{1}{n_j} \sum_u \mathrm{post}_{uj}\, x_u$, the variances
 # $\sigma_j^2 = \frac{1}{d\, n_j} \sum_u \mathrm{post}_{uj} \lVert x_u - \mu_j \rVert^2$
 # (the mean squared distance per coordinate) and the weights $p_j = n_j / n$, where
-# $n_j = \sum_u \mathrm{post}_{uj}$. It is graded against `cfcore.kmeans.mstep`.
+# $n_j = \sum_u \mathrm{post}_{uj}$. Use no loop over the clusters or the points: written
+# with `post`, every sum over a cluster is a sum over all points weighted by one column of
+# `post`, so the counts, the centroids and the variances of all K clusters each come from one
+# matrix product or one reduction. It is graded against `cfcore.kmeans.mstep`.
 
 # %% [raw]
 # # BEGIN SOLUTION
@@ -221,10 +254,10 @@ np.testing.assert_allclose(ours_cost, expected_cost, rtol=1e-10)
 def update(X, post):
     """Centroids, per-coordinate variances and weights of a one-hot assignment."""
     # BEGIN SOLUTION
-    n_j = post.sum(axis=0)
-    mu = post.T @ X / n_j[:, None]
-    sq = ((X[:, None, :] - mu[None, :, :]) ** 2).sum(axis=2)
-    var = (post * sq).sum(axis=0) / (X.shape[1] * n_j)
+    n_j = post.sum(axis=0)  # (K,): the points in each cluster
+    mu = post.T @ X / n_j[:, None]  # row j: the sum of cluster j's points, over n_j
+    resid = X - post @ mu  # (n, d): each point minus its own cluster's mean
+    var = post.T @ (resid**2).sum(axis=1) / (X.shape[1] * n_j)
     return common.GaussianMixture(mu, var, n_j / len(X))
     # END SOLUTION
 
@@ -497,6 +530,7 @@ print(f"k-means assignment:  {hard[0]}")
 #
 # - k-means minimises the sum of squared distances by alternating nearest-centre assignment
 #   and centroid update; a dozen lines of numpy reproduce `cfcore.kmeans.run` exactly.
+#   Expanding the squared distance turns both steps into matrix products, with no loop.
 # - Each step can only lower the cost, so it converges, but to a local optimum that depends
 #   on the seed (seed 5 above). Run it from several seeds and keep the best
 #   (`cfcore.fit(..., method="kmeans")`).

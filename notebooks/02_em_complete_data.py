@@ -37,16 +37,18 @@
 # - the M-step's closed forms for $\mu_j$, $\sigma_j^2$ and $p_j$, derived from the gradient;
 # - why the log-likelihood can never decrease, and why the E-step is computed with log-sum-exp;
 # - how to write the whole algorithm by hand, and check it against the library;
+# - how to compute both steps for all components at once, as the library does;
 # - how soft assignments express uncertainty that k-means throws away.
 #
-# Four exercises practise the E-step and the M-step (Exercises 2.1 and 2.2, autograded), the
-# variance update's derivation and the parameter count of a diagonal mixture (Exercises 2.3
-# and 2.4, written).
+# Four exercises practise the E-step and the M-step without loops (Exercises 2.1 and 2.2,
+# autograded), the variance update's derivation and the parameter count of a diagonal
+# mixture (Exercises 2.3 and 2.4, written).
 
 # %%
 import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import Markdown, display
+from scipy.special import logsumexp
 
 from cfcore import common, fit, naive_em
 from cfcore.apps.plotting import PALETTE, savefig, scatter_clusters
@@ -183,25 +185,34 @@ print(f"log of the point's likelihood: {log_likelihood:.4f}")
 # ## The algorithm by hand, before the library
 #
 # The E-step in the log domain, the three closed forms of the M-step and the course's
-# stopping rule, in plain numpy. `sq[u, j]` is $\lVert x_u - \mu_j \rVert^2$ and `a[u, j]` is
-# $\log p_j + \log \mathcal{N}(x_u \mid \mu_j, \sigma_j^2 I_d)$.
+# stopping rule, in plain numpy with a loop over the components. `a[u, j]` is
+# $\log p_j + \log \mathcal{N}(x_u \mid \mu_j, \sigma_j^2 I_d)$, filled one column per
+# component; the log-sum-exp over $j$ is written out as in the previous section; the M-step
+# takes the components one at a time, `w` being the responsibilities $p(j \mid u)$ of
+# component $j$ for every point.
 
 
 # %%
 def em(X, mu, var, p, tol=1e-6):
     """EM for a spherical Gaussian mixture from (mu, var, p); returns (mu, var, p, ll)."""
     n, d = X.shape
+    K = len(p)
+    mu, var, p = mu.copy(), var.copy(), p.copy()  # the M-step overwrites them
     previous = None
     while True:
-        sq = ((X[:, None, :] - mu[None, :, :]) ** 2).sum(axis=2)  # (n, K)
-        a = np.log(p) - 0.5 * d * np.log(2 * np.pi * var) - sq / (2 * var)
-        top = a.max(axis=1, keepdims=True)  # E-step, with log-sum-exp
-        log_total = top + np.log(np.exp(a - top).sum(axis=1, keepdims=True))
-        post, ll = np.exp(a - log_total), log_total.sum()
-        n_hat = post.sum(axis=0)  # M-step: soft counts, then the three closed forms
-        mu = post.T @ X / n_hat[:, None]
-        var = (post * ((X[:, None, :] - mu[None, :, :]) ** 2).sum(axis=2)).sum(axis=0) / (d * n_hat)
-        p = n_hat / n
+        a = np.empty((n, K))  # E-step: the log joint density of every point and component
+        for j in range(K):
+            sq_j = ((X - mu[j]) ** 2).sum(axis=1)  # ||x_u - mu_j||^2 for every u
+            a[:, j] = np.log(p[j]) - 0.5 * d * np.log(2 * np.pi * var[j]) - sq_j / (2 * var[j])
+        m = a.max(axis=1, keepdims=True)  # log-sum-exp over j: the largest term first
+        log_px = m + np.log(np.exp(a - m).sum(axis=1, keepdims=True))  # log p(x_u)
+        post, ll = np.exp(a - log_px), log_px.sum()
+        for j in range(K):  # M-step: the closed forms, one component at a time
+            w = post[:, j]
+            n_j = w.sum()  # the soft count of component j
+            mu[j] = w @ X / n_j
+            var[j] = w @ ((X - mu[j]) ** 2).sum(axis=1) / (d * n_j)
+            p[j] = n_j / n
         if previous is not None and ll - previous <= tol * abs(ll):  # the course's rule
             return mu, var, p, ll
         previous = ll
@@ -220,8 +231,9 @@ for ours, theirs in zip(by_hand, (*library, library_ll), strict=True):
 print(f"by hand: log-likelihood {by_hand[3]:.6f}; naive_em.run: {library_ll:.6f}")
 
 # %% [markdown]
-# The library adds input checks, squared distances as matrix products, components that
-# lose every point keeping their previous parameters, an optional variance floor, an error
+# The library adds input checks, both steps for all components at once with matrix products
+# (Exercises 2.1 and 2.2 write them), components that lose every point keeping their previous
+# parameters, an optional variance floor, an error
 # when a component collapses onto a point, and a limit on the number of iterations.
 
 # %% [raw]
@@ -230,13 +242,18 @@ print(f"by hand: log-likelihood {by_hand[3]:.6f}; naive_em.run: {library_ll:.6f}
 # points: 2
 
 # %% [markdown]
-# ### Exercise 2.1 — the E-step with log-sum-exp
+# ### Exercise 2.1 — the E-step for all components at once
 #
 # Write `my_estep(X, mixture)`: given points `X` (n, d) and a `common.GaussianMixture`
 # (`mixture.mu` (K, d), `mixture.var` (K,), `mixture.p` (K,)), return the posterior
 # $p(j \mid u)$ as an (n, K) array and the log-likelihood
 # $\ell = \sum_u \log \sum_j p_j\, \mathcal{N}(x_u \mid \mu_j, \sigma_j^2 I_d)$ as a float.
-# Work in the log domain with the log-sum-exp trick, so that points far from every mean
+# Unlike `em` above, use no loop over the components or the points, and build no (n, K, d)
+# array (a test checks): get the (n, K) squared distances from the expansion
+# $\lVert x_u - \mu_j \rVert^2 = \lVert x_u \rVert^2 - 2\, x_u \cdot \mu_j + \lVert \mu_j \rVert^2$
+# (one matrix product), the (n, K) log joint densities by broadcasting the K variances and
+# weights along the rows, and the log-sum-exp of every row with `scipy.special.logsumexp`
+# (imported above; `np.logaddexp.reduce` also does it), so that points far from every mean
 # still get a finite posterior (the tests include such points). It is graded against
 # `cfcore.naive_em.estep`.
 
@@ -249,11 +266,10 @@ def my_estep(X, mixture):
     """Posterior (n, K) and log-likelihood of a spherical Gaussian mixture."""
     # BEGIN SOLUTION
     mu, var, p = mixture
-    sq = ((X[:, None, :] - mu[None, :, :]) ** 2).sum(axis=2)
-    a = np.log(p) - 0.5 * X.shape[1] * np.log(2 * np.pi * var) - sq / (2 * var)
-    top = a.max(axis=1, keepdims=True)
-    log_total = top + np.log(np.exp(a - top).sum(axis=1, keepdims=True))
-    return np.exp(a - log_total), float(log_total.sum())
+    sq = (X**2).sum(axis=1)[:, None] - 2 * X @ mu.T + (mu**2).sum(axis=1)  # (n, K)
+    log_joint = np.log(p) - 0.5 * X.shape[1] * np.log(2 * np.pi * var) - sq / (2 * var)
+    log_px = logsumexp(log_joint, axis=1, keepdims=True)  # (n, 1): log p(x_u)
+    return np.exp(log_joint - log_px), float(log_px.sum())
     # END SOLUTION
 
 
@@ -269,6 +285,21 @@ for points in (X, X + 100.0):  # the second: every density underflows to 0 witho
     expected, expected_ll = naive_em.estep(points, start)
     np.testing.assert_allclose(ours, expected, rtol=1e-10, atol=1e-14)
     np.testing.assert_allclose(ours_ll, expected_ll, rtol=1e-10)
+
+# %%
+import tracemalloc
+
+rng = np.random.default_rng(23)  # an (n, K, d) array would take 8 MB here
+wide_X = rng.normal(size=(2000, 50))
+wide = common.GaussianMixture(rng.normal(size=(10, 50)), np.full(10, 2.0), np.full(10, 0.1))
+tracemalloc.start()
+try:
+    wide_post, _ = my_estep(wide_X, wide)
+    peak = tracemalloc.get_traced_memory()[1]  # the most memory held at once, in bytes
+finally:
+    tracemalloc.stop()
+np.testing.assert_allclose(wide_post, naive_em.estep(wide_X, wide)[0], rtol=1e-10, atol=1e-14)
+assert peak < wide_X.nbytes * 10 / 2, "my_estep built an (n, K, d) array"
 
 # %%
 """ # BEGIN TEST CONFIG
@@ -298,14 +329,26 @@ np.testing.assert_allclose(ours_ll, expected_ll, rtol=1e-10)
 # points: 2
 
 # %% [markdown]
-# ### Exercise 2.2 — the M-step's closed forms
+# ### Exercise 2.2 — the M-step for all components at once
 #
 # Write `my_mstep(X, post)`: given points `X` (n, d) and a posterior `post` (n, K) whose
 # rows sum to 1, return `common.GaussianMixture(mu, var, p)` with the soft counts
 # $\hat n_j = \sum_u p(j \mid u)$, the weighted centroids
 # $\hat\mu_j = \frac{1}{\hat n_j} \sum_u p(j \mid u)\, x_u$, the variances
 # $\hat\sigma_j^2 = \frac{1}{d\, \hat n_j} \sum_u p(j \mid u)\, \lVert x_u - \hat\mu_j \rVert^2$
-# and the weights $\hat p_j = \hat n_j / n$. It is graded against `cfcore.naive_em.mstep`.
+# and the weights $\hat p_j = \hat n_j / n$. Unlike the loop in `em`, use no loop over the
+# components: the soft counts are column sums of `post`, the weighted sums
+# $\sum_u p(j \mid u)\, x_u$ of all K components are one (K, d) matrix product, and
+# expanding the square,
+#
+# $$
+# \sum_u p(j \mid u)\, \lVert x_u - \hat\mu_j \rVert^2
+#   = \sum_u p(j \mid u)\, \lVert x_u \rVert^2
+#   - 2\, \hat\mu_j \cdot \sum_u p(j \mid u)\, x_u + \hat n_j \lVert \hat\mu_j \rVert^2 ,
+# $$
+#
+# gives the variances from that product and one more, as `cfcore.naive_em.mstep` computes
+# them. It is graded against `cfcore.naive_em.mstep`.
 
 # %% [raw]
 # # BEGIN SOLUTION
@@ -315,11 +358,12 @@ np.testing.assert_allclose(ours_ll, expected_ll, rtol=1e-10)
 def my_mstep(X, post):
     """The closed-form M-step of a spherical Gaussian mixture."""
     # BEGIN SOLUTION
-    n_hat = post.sum(axis=0)
-    mu = post.T @ X / n_hat[:, None]
-    sq = ((X[:, None, :] - mu[None, :, :]) ** 2).sum(axis=2)
-    var = (post * sq).sum(axis=0) / (X.shape[1] * n_hat)
-    return common.GaussianMixture(mu, var, n_hat / len(X))
+    n_hat = post.sum(axis=0)  # (K,): the soft counts
+    weighted = post.T @ X  # (K, d): row j is sum_u p(j | u) x_u
+    mu = weighted / n_hat[:, None]
+    sq_norms = (X**2).sum(axis=1)  # (n,): ||x_u||^2
+    sse = post.T @ sq_norms - 2 * (mu * weighted).sum(axis=1) + n_hat * (mu**2).sum(axis=1)
+    return common.GaussianMixture(mu, sse / (X.shape[1] * n_hat), n_hat / len(X))
     # END SOLUTION
 
 
@@ -599,6 +643,7 @@ display(
 #   distance per coordinate, and soft counts over $n$.
 # - Together they never lower the log-likelihood (the trace above), and log-sum-exp keeps the
 #   E-step finite for points far from every mean. A dozen lines of numpy reproduce
-#   `cfcore.naive_em.run`.
+#   `cfcore.naive_em.run`; expanding the squared distance computes both steps for all
+#   components at once, with matrix products.
 # - Notebook 03 applies the same derivation when most coordinates are missing, which is the
 #   situation of a ratings matrix.

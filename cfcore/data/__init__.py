@@ -6,6 +6,7 @@ check every file's sha256 before use. Every loader returns a ``RatingsData``; ev
 is a ``Fold``.
 """
 
+from .bad_lines import ON_BAD_LINES, REASONS, LoadReport
 from .checksums import data_home, sha256, verified
 from .course import (
     COURSE_FILES,
@@ -17,7 +18,8 @@ from .course import (
     course_held_out,
     load_course,
 )
-from .files import SEPARATORS, load_ratings, save_ratings
+from .delimited import SEPARATORS
+from .files import load_ratings
 from .movielens import (
     CANONICAL_FOLDS,
     ML100K_SPLITS,
@@ -31,6 +33,7 @@ from .ratings import RatingsData
 from .registry import DATASETS, load_folds
 from .splits import Fold, holdout, k_fold, train_test_split
 from .synthetic import PlantedClusters, make_blobs, make_ratings
+from .writing import save_ratings
 
 __all__ = [
     "CANONICAL_FOLDS",
@@ -38,8 +41,11 @@ __all__ = [
     "COURSE_SCALE",
     "DATASETS",
     "ML100K_SPLITS",
+    "ON_BAD_LINES",
+    "REASONS",
     "SEPARATORS",
     "Fold",
+    "LoadReport",
     "MovieLens100K",
     "PlantedClusters",
     "RatingsData",

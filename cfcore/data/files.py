@@ -1,72 +1,85 @@
-"""Any delimited ratings file: user, item, rating[, timestamp ...] lines, read and written."""
+"""Any delimited ratings file: user, item, rating[, timestamp ...] lines, read and written.
+
+``load_ratings`` keeps every id exactly as written ("7" and "007" are two users) and either
+stops at the first bad line (``on_bad_lines="error"``) or leaves bad lines out and says which
+(``"skip"``, ``"warn"``) in a ``LoadReport``.
+"""
 
 from __future__ import annotations
 
-import csv
+import re
+import warnings
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
+import scipy.sparse as sp
 
 from .._validation import check_scale
-from .ratings import RatingsData, csr_from_indices
-
-#: the separators load_ratings recognises, in the order it looks for them
-SEPARATORS = ("::", "\t", ",", ";", "|")
-_UNIT_SEPARATOR = "\x1f"  # stands for a longer separator: numpy splits on one character
-
-
-def _choose_separator(text: str, sep: str | None) -> str:
-    """sep checked, or detected from the first non-blank line; " " means runs of whitespace."""
-    if sep is None:
-        first = next((line for line in text[: 1 << 16].splitlines() if line.strip()), "")
-        return next((known for known in SEPARATORS if known in first), " ")
-    if not isinstance(sep, str) or sep == "" or "\n" in sep or "\r" in sep:
-        raise ValueError(f"sep must be a non-empty one-line string or None, got {sep!r}")
-    return " " if sep.isspace() and sep != "\t" else sep
-
-
-def _split_lines(lines: list[str], sep: str):
-    """The fields of every line: csv rules (quotes) for commas, runs of whitespace for " "."""
-    if sep == ",":
-        return csv.reader(lines)
-    if sep == " ":
-        return (line.split() for line in lines)
-    return (line.split(sep) for line in lines)
+from .bad_lines import (
+    DUPLICATE,
+    EMPTY,
+    NON_NUMERIC,
+    OUTSIDE,
+    TOO_FEW,
+    BadLines,
+    check_on_bad_lines,
+)
+from .delimited import (
+    CANONICAL_INTEGER,
+    INT64,
+    check_usecols,
+    choose_separator,
+    is_number,
+    one_character_separator,
+    rating_lines,
+    read_text,
+    split_lines,
+    without_blank_lines,
+)
+from .ratings import RatingsData, index_dtype
 
 
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
+class _Ids(NamedTuple):
+    """One id column: (m,) int64 codes, the ids themselves (written = None, integer ids from
+    the fast path) or indices into written, the distinct ids as written (str)."""
+
+    codes: np.ndarray
+    written: list[str] | None = None
+
+
+class _Table(NamedTuple):
+    """Parsed lines: users and items (m,) _Ids, ratings (m,) float64, index (m,) of the lines."""
+
+    users: _Ids
+    items: _Ids
+    ratings: np.ndarray
+    index: np.ndarray
+
+    def take(self, keep: np.ndarray) -> _Table:
+        users, items = (_Ids(ids.codes[keep], ids.written) for ids in (self.users, self.items))
+        return _Table(users, items, self.ratings[keep], self.index[keep])
+
+
+def _integers_written_canonically(body: str, sep: str) -> bool:
+    """False if a field of body (the text of the rating lines) that numpy would read as an
+    integer might not be written as str(int) writes it: a leading zero, "+", a space, a
+    quote, "-0". Fast: scans for characters that are rare in clean files, then a regular
+    expression per character that may start a field."""
+    if not body.isascii() or "+" in body or (sep == "," and '"' in body):
         return False
-    return True
-
-
-def _looks_like_header(line: str, sep: str, usecols: tuple[int, int, int]) -> bool:
-    """A first line whose rating field and id fields are not all numbers names columns."""
-    fields = next(iter(_split_lines([line], sep)))
-    if len(fields) <= max(usecols):
+    if any(char in body for char in "\x0b\x0c\x1c\x1d\x1e"):  # line breaks but \n, \r
         return False
-    user, item, rating = (fields[column].strip() for column in usecols)
-    return not _is_number(rating) and not (_is_number(user) and _is_number(item))
-
-
-def _check_usecols(usecols) -> tuple[int, int, int]:
-    try:
-        columns = tuple(int(column) for column in usecols)
-    except (TypeError, ValueError):
-        raise TypeError(f"usecols must be three column numbers, got {usecols!r}") from None
-    if len(columns) != 3 or len(set(columns)) != 3 or min(columns) < 0:
-        raise ValueError(
-            f"usecols must be three distinct column numbers >= 0 (user, item, rating), "
-            f"got {usecols!r}"
-        )
-    return columns
-
-
-def _without_blank_lines(lines: list[str], numbers: np.ndarray):
-    kept = [k for k, line in enumerate(lines) if line and not line.isspace()]
-    return [lines[k] for k in kept], numbers[kept]
+    starts = "\n\r \t" if sep == " " else "\n\r" + sep
+    if any(char in body for char in " \t\x1f" if char not in starts):
+        return False
+    negative_zero = f"-0(?:[0-9{re.escape(starts)}]|\\Z)"
+    if re.match(f"0[0-9]|{negative_zero}", body):  # the first field follows no separator
+        return False
+    patterns = [re.escape(char) + "0[0-9]" for char in starts if char in body]
+    if "-" in body:
+        patterns += [re.escape(char) + negative_zero for char in starts if char in body]
+    return not any(re.search(pattern, body) for pattern in patterns)  # literal prefix: fast
 
 
 def _factorize_integers(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -81,74 +94,179 @@ def _factorize_integers(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.flatnonzero(present) + low, rank[ids - low]
 
 
-def _parse_numeric(lines: list[str], sep: str, usecols):
-    """Integer ids and numeric ratings parsed by numpy's C reader, or None if it cannot."""
+def _parse_numeric(lines: list[str], body: str, sep: str, usecols) -> _Table | None:
+    """Integer ids and numeric ratings parsed by numpy's C reader, or None if it cannot.
+
+    body: the text of the lines (the file's text after the header)."""
+    if not _integers_written_canonically(body, sep):
+        return None  # "007" is not "7": the line-by-line reader keeps both as written
     options = dict(
         delimiter=None if sep == " " else sep,
         usecols=usecols,
-        quotechar='"' if sep == "," else None,
         comments=None,
         dtype=[("user", np.int64), ("item", np.int64), ("rating", np.float64)],
         ndmin=1,
     )
     try:
         table = np.loadtxt(lines, **options)
-    except ValueError:
+    except (ValueError, OverflowError):
         return None  # string ids or a bad line: the line-by-line reader says which
     if table.size != len(lines):
         return None  # numpy skipped whitespace-only lines: count lines line by line
-    users, rows = _factorize_integers(table["user"])
-    items, cols = _factorize_integers(table["item"])
-    return users, rows, items, cols, table["rating"]
+    index = np.arange(len(lines))
+    return _Table(_Ids(table["user"]), _Ids(table["item"]), table["rating"], index)
 
 
-def _sorted_ids(first_seen: dict[str, int], codes: list[int]) -> tuple[np.ndarray, np.ndarray]:
-    """Ids (integers if every one is) in sorted order and the index of every code among them."""
-    ids = list(first_seen)
-    try:
-        as_integers = [int(value) for value in ids]
-        if len(set(as_integers)) == len(ids):  # "7" and "007" would merge: keep strings then
-            ids = as_integers
-    except ValueError:
-        pass
-    ids = np.array(ids)
-    order = np.argsort(ids, kind="stable")
-    rank = np.empty(order.size, dtype=np.int64)
-    rank[order] = np.arange(order.size)
-    return ids[order], rank[np.asarray(codes, dtype=np.int64)]
-
-
-def _parse_lines(path, lines, numbers, sep, usecols, given_sep):
-    """Any ids and numeric ratings, line by line, naming the first line that does not parse."""
+def _parse_lines(lines, sep, usecols, stop: bool) -> tuple[_Table, list[tuple[int, str]]]:
+    """Any ids and ratings, line by line: the table of the lines that parse and the
+    (index, reason) of those that do not (only the first if stop)."""
     needed = max(usecols) + 1
     user_column, item_column, rating_column = usecols
     users, items = {}, {}
-    user_codes, item_codes, ratings = [], [], []
-    for k, fields in enumerate(_split_lines(lines, sep)):
-        try:
-            ratings.append(float(fields[rating_column]))
-            user_codes.append(users.setdefault(fields[user_column].strip(), len(users)))
-            item_codes.append(items.setdefault(fields[item_column].strip(), len(items)))
-        except (IndexError, ValueError):
-            raise _bad_line_error(
-                path, lines[k], numbers[k], sep, needed, rating_column, given_sep
-            ) from None
-    return (*_sorted_ids(users, user_codes), *_sorted_ids(items, item_codes), np.array(ratings))
-
-
-def _bad_line_error(path, line, number, sep, needed, rating_column, given_sep) -> ValueError:
-    fields = next(iter(_split_lines([line], sep)))
-    shown = line.replace(sep, given_sep) if sep != given_sep else line
-    if len(fields) < needed:
-        separated = "whitespace" if given_sep == " " else repr(given_sep)
-        return ValueError(
-            f"{path}, line {number}: expected at least {needed} fields separated by "
-            f"{separated}, found {len(fields)}: {shown!r}"
-        )
-    return ValueError(
-        f"{path}, line {number}: the rating {fields[rating_column].strip()!r} is not a "
-        f"number: {shown!r}"
+    user_codes, item_codes, ratings, bad = [], [], [], []
+    for k, fields in enumerate(split_lines(lines, sep)):
+        try:  # "1_0" is not a rating, though float() reads it as 10
+            text = fields[rating_column] if len(fields) >= needed else "_"
+            rating = float(text) if "_" not in text else None
+        except ValueError:
+            rating = None
+        if rating is None:
+            bad.append((k, _parse_reason(fields, needed, rating_column)))
+            if stop:
+                break
+            continue
+        ratings.append(rating)
+        user_codes.append(users.setdefault(fields[user_column], len(users)))
+        item_codes.append(items.setdefault(fields[item_column], len(items)))
+    index = np.delete(np.arange(len(ratings) + len(bad)), [k for k, _ in bad])
+    table = _Table(
+        _Ids(np.array(user_codes, dtype=np.int64), list(users)),
+        _Ids(np.array(item_codes, dtype=np.int64), list(items)),
+        np.array(ratings, dtype=np.float64),
+        index,
     )
+    return table, bad
+
+
+def _parse_reason(fields: list[str], needed: int, rating_column: int) -> str:
+    if len(fields) < needed:
+        return TOO_FEW
+    return EMPTY if not fields[rating_column].strip() else NON_NUMERIC
+
+
+def _typed_ids(written: list[str]) -> np.ndarray:
+    """(n,) the ids as written: int64 if every one is an integer written as str(int) writes
+    it, else strings (object dtype if one ends in NUL, which numpy strings would drop)."""
+    if all(CANONICAL_INTEGER.fullmatch(text) for text in written):
+        values = [int(text) for text in written]
+        if all(INT64[0] <= value < INT64[1] for value in values):
+            return np.array(values, dtype=np.int64)
+    if any(text.endswith("\x00") for text in written):
+        return np.array(written, dtype=object)
+    return np.array(written, dtype=str)
+
+
+def _factorize(ids: _Ids) -> tuple[np.ndarray, np.ndarray]:
+    """(sorted distinct ids, (m,) index of every entry among them), for the kept entries."""
+    if ids.written is None:
+        return _factorize_integers(ids.codes)
+    used, index = _factorize_integers(ids.codes)
+    values = _typed_ids([ids.written[code] for code in used])
+    order = np.argsort(values, kind="stable")
+    rank = np.empty(order.size, dtype=np.int64)
+    rank[order] = np.arange(order.size)
+    return values[order], rank[index]
+
+
+# --- bad lines: found, left out, reported or raised ---------------------------------------
+
+
+def _check_ratings(table: _Table, scale, dtype, bad: BadLines) -> _Table:
+    """The table without non-finite ratings (non-numeric) and ratings outside scale."""
+    ratings = table.ratings
+    finite = np.isfinite(ratings)
+    if np.issubdtype(dtype, np.floating) and np.dtype(dtype).itemsize < 8:
+        with np.errstate(over="ignore"):
+            finite &= np.isfinite(ratings.astype(dtype))
+    keep = finite
+    if scale is not None:
+        inside = (ratings >= scale[0]) & (ratings <= scale[1])
+        bad.add(OUTSIDE, table.index[finite & ~inside])
+        keep = finite & inside
+    bad.add(NON_NUMERIC, table.index[~finite])
+    return table if keep.all() else table.take(keep)
+
+
+def _repeats(rows: np.ndarray, cols: np.ndarray, n_cols: int) -> tuple[np.ndarray, np.ndarray]:
+    """(positions of the entries that repeat an earlier (row, col) pair, positions of that
+    earlier entry), both (r,)."""
+    keys = rows.astype(np.int64) * n_cols + cols
+    order = np.argsort(keys, kind="stable")  # within a pair, in input order
+    sorted_keys = keys[order]
+    new = np.r_[True, sorted_keys[1:] != sorted_keys[:-1]]
+    group_first = order[np.flatnonzero(new)][np.cumsum(new) - 1]
+    repeat = np.flatnonzero(~new)
+    return order[repeat], group_first[repeat]
+
+
+def _csr(rows, cols, values, shape, dtype) -> sp.csr_matrix:
+    """CSR from (m,) triples; a repeated pair is summed, so nnz < m tells of one."""
+    index = index_dtype(max(len(values), *shape))
+    triples = (np.asarray(values, dtype=dtype), (rows.astype(index), cols.astype(index)))
+    return sp.coo_matrix(triples, shape=shape).tocsr()
+
+
+class _Context(NamedTuple):
+    """What a message about a line needs: the file, its lines and how they split."""
+
+    path: Path
+    lines: list[str]
+    numbers: np.ndarray
+    sep: str
+    given_sep: str
+    usecols: tuple[int, int, int]
+    scale: object
+    dtype: np.dtype
+
+
+def _bad_line_error(context: _Context, bad: BadLines) -> ValueError:
+    """The error naming the earliest bad line, its reason and what to do."""
+    k, reason = bad.first()
+    line = context.lines[k]
+    fields = next(iter(split_lines([line], context.sep)))
+    where = f"{context.path}, line {context.numbers[k]}"
+    skip = "fix it, or pass on_bad_lines='skip' to leave such lines out"
+    if reason == DUPLICATE:
+        first = context.numbers[bad.repeated[k]]
+        return ValueError(
+            f"{where}: {len(bad.index[DUPLICATE])} duplicate (user, item) pair(s) read, the "
+            f"first at line {first} and line {context.numbers[k]}; keep one rating per pair, "
+            "or pass on_bad_lines='skip' to keep the first of each"
+        )
+    shown = line.replace(context.sep, context.given_sep)
+    if reason == TOO_FEW:
+        separated = "whitespace" if context.given_sep == " " else repr(context.given_sep)
+        return ValueError(
+            f"{where}: expected at least {max(context.usecols) + 1} fields separated by "
+            f"{separated}, found {len(fields)}: {shown!r}; {skip}"
+        )
+    text = fields[context.usecols[2]]
+    if reason == EMPTY:
+        return ValueError(f"{where}: the rating is empty: {shown!r}; {skip}")
+    if reason == OUTSIDE:
+        return ValueError(
+            f"{where}: the rating {float(text):g} lies outside scale={context.scale}; pass "
+            "the scale the ratings are on, or on_bad_lines='skip' to leave such lines out"
+        )
+    if is_number(text):
+        return ValueError(
+            f"{where}: the rating {float(text)} is not finite (as {context.dtype.name}): "
+            f"{shown!r}; {skip}"
+        )
+    return ValueError(f"{where}: the rating {text.strip()!r} is not a number: {shown!r}; {skip}")
+
+
+# --- load_ratings -----------------------------------------------------------------------
 
 
 def load_ratings(
@@ -161,105 +279,93 @@ def load_ratings(
     usecols=(0, 1, 2),
     dtype=np.float64,
     encoding: str = "utf-8-sig",
+    on_bad_lines: str = "error",
 ) -> RatingsData:
     """Ratings from a delimited text file of (user, item, rating[, timestamp, ...]) lines.
 
     sep: the field separator; None detects it from the first line: "::" (MovieLens 1M,
         MovieTweetings), tab, comma (quoted fields allowed), ";", "|", else whitespace.
+        A field is kept exactly as written, spaces included: pass sep=", " for "1, 2, 4".
     header: whether the first line names the columns; None guesses (a first line whose
         rating field is not a number, and whose ids are not both numbers, is a header).
     scale: (lowest, highest) possible rating, default (smallest, largest) in the file; give
         it when the file need not contain both ends (e.g. (0, 10)). A rating of 0 is a
         rating like any other: it is stored in the CSR matrix.
     usecols: the columns holding user, item and rating.
-    Ids may be integers or strings; they are kept in user_ids/item_ids (sorted) and
-    replaced by contiguous indices in the matrix. Blank lines are skipped. A repeated
-    (user, item) pair, a line that cannot be parsed, a NaN rating or an empty file raise a
-    ValueError that gives the line number. Integer ids go through numpy's C reader (a
-    MovieLens-1M file takes about a second); other ids are read line by line.
+    encoding: the file's text encoding ("utf-8-sig": UTF-8, with or without a byte-order
+        mark); a byte it cannot decode raises a ValueError naming the line.
+    on_bad_lines: what a bad line does. A line is bad when its rating is empty, is not a
+        finite number, lies outside scale, or it has too few fields, or it repeats a
+        (user, item) pair of an earlier line. "error" (default): a ValueError naming the
+        first bad line. "skip": bad lines are left out (of a repeated pair, the first line
+        is kept) and the result's load_report (a LoadReport) counts them by reason, with
+        their first line numbers; "warn": the same, and a UserWarning with that summary
+        when a line was left out. A file left without ratings raises a ValueError.
+
+    Ids are kept exactly as written: integers when every id of a column is an integer
+    written as str(int) writes it (no leading zero, "+" or space), else strings, so "7"
+    and "007" are two ids. They are kept in user_ids/item_ids (sorted) and replaced by
+    contiguous indices in the matrix. Blank lines are skipped and not counted. Canonical
+    integer ids go through numpy's C reader (a MovieLens-1M file takes about half a
+    second); other files are read line by line.
     """
     path = Path(path)
-    usecols = _check_usecols(usecols)
-    text = path.read_text(encoding=encoding)
-    given_sep = sep = _choose_separator(text, sep)
-    if len(sep) > 1:
-        if _UNIT_SEPARATOR in text:
-            raise ValueError(f"{path} contains the control character \\x1f; pass sep")
-        text, sep = text.replace(sep, _UNIT_SEPARATOR), _UNIT_SEPARATOR
-    lines = text.splitlines()
-    numbers = np.arange(1, len(lines) + 1)
-    if "" in lines or (lines and lines[0].isspace()):
-        lines, numbers = _without_blank_lines(lines, numbers)
-    if not lines:
-        raise ValueError(f"{path} is empty: it holds no ratings")
-    if header is None:
-        header = _looks_like_header(lines[0], sep, usecols)
-    if header:
-        lines, numbers = lines[1:], numbers[1:]
-        if not lines:
-            raise ValueError(f"{path} holds a header line but no ratings")
-    parsed = _parse_numeric(lines, sep, usecols)
-    if parsed is None:
-        lines, numbers = _without_blank_lines(lines, numbers)
-        parsed = _parse_lines(path, lines, numbers, sep, usecols, given_sep)
-    return _ratings_from_columns(path, *parsed, numbers, scale, name, dtype)
+    usecols = check_usecols(usecols)
+    on_bad_lines = check_on_bad_lines(on_bad_lines)
+    given_scale, scale = scale, None if scale is None else check_scale(scale)
+    text = read_text(path, encoding)
+    given_sep = choose_separator(text, sep)
+    text, sep = one_character_separator(path, text, given_sep)
+    lines, numbers, body = rating_lines(path, text, sep, header, usecols)
+    table, parse_bad = _parse_numeric(lines, body, sep, usecols), []
+    if table is None:
+        lines, numbers = without_blank_lines(lines, numbers)
+        table, parse_bad = _parse_lines(lines, sep, usecols, stop=on_bad_lines == "error")
+    context = _Context(path, lines, numbers, sep, given_sep, usecols, given_scale, np.dtype(dtype))
+    return _ratings_from_table(
+        context, table, BadLines(parse_bad), scale, name, dtype, on_bad_lines
+    )
 
 
-def _ratings_from_columns(
-    path, user_ids, rows, item_ids, cols, ratings, numbers, scale, name, dtype
-):
-    """RatingsData from parallel (m,) indices and ratings; numbers[k] is the line of entry k."""
-
-    def describe(k: int) -> str:
-        return f"line {numbers[k]}"
-
-    bad = np.flatnonzero(~np.isfinite(ratings))
-    if bad.size:
-        raise ValueError(f"{path}, {describe(bad[0])}: the rating {ratings[bad[0]]} is not finite")
-    if scale is not None:
-        low, high = check_scale(scale)
-        outside = np.flatnonzero((ratings < low) | (ratings > high))
-        if outside.size:
-            raise ValueError(
-                f"{path}, {describe(outside[0])}: the rating {ratings[outside[0]]:g} lies "
-                f"outside scale={scale}"
-            )
-    else:
-        scale = (ratings.min(), ratings.max())
+def _ratings_from_table(context, table, bad, scale, name, dtype, on_bad_lines) -> RatingsData:
+    """RatingsData from the parsed lines, bad ones left out (or the first raised)."""
+    table = _check_ratings(table, scale, dtype, bad)
+    if table.ratings.size == 0:
+        raise _no_rating_error(context, bad, on_bad_lines)
+    user_ids, rows = _factorize(table.users)
+    item_ids, cols = _factorize(table.items)
     shape = (user_ids.size, item_ids.size)
-    matrix = csr_from_indices(rows, cols, ratings, shape, dtype, describe)
-    return RatingsData(matrix, user_ids, item_ids, scale, name=path.name if name is None else name)
+    matrix = _csr(rows, cols, table.ratings, shape, dtype)
+    if matrix.nnz != table.ratings.size:
+        repeat, first = _repeats(rows, cols, shape[1])
+        bad.add(DUPLICATE, table.index[repeat])
+        bad.repeated = dict(
+            zip(table.index[repeat].tolist(), table.index[first].tolist(), strict=True)
+        )
+        keep = np.ones(rows.size, dtype=bool)
+        keep[repeat] = False
+        rows, cols, table = rows[keep], cols[keep], table.take(keep)
+        matrix = _csr(rows, cols, table.ratings, shape, dtype)
+    if on_bad_lines == "error" and bad.any():
+        raise _bad_line_error(context, bad)
+    if scale is None:
+        scale = (table.ratings.min(), table.ratings.max())
+    name = context.path.name if name is None else name
+    report = None
+    if on_bad_lines != "error":
+        report = bad.report(context.path.name, context.numbers, table.ratings.size)
+        if on_bad_lines == "warn" and report.n_skipped:
+            warnings.warn(str(report), UserWarning, stacklevel=3)
+    try:
+        return RatingsData(matrix, user_ids, item_ids, scale, name=name, load_report=report)
+    except ValueError as err:  # e.g. ratings so large that their squares overflow
+        raise ValueError(f"{context.path}: {err}") from None
 
 
-def _format_column(values: np.ndarray) -> np.ndarray:
-    """Values as strings: integers without ".0", other floats in their shortest exact form."""
-    if np.issubdtype(values.dtype, np.floating) and (values == np.round(values)).all():
-        values = values.astype(np.int64)
-    return values.astype(str)
-
-
-def save_ratings(data: RatingsData, path, sep: str = "\t", *, header: bool = False) -> Path:
-    """Write data as "user<sep>item<sep>rating" lines, one per stored rating (row-major).
-
-    load_ratings(path) reads it back to the same matrix, ids and ratings (float32 ratings
-    are written in their shortest form, which reads back to the same float32).
-    header=True writes "user<sep>item<sep>rating" first. Returns the path.
-    """
-    if not isinstance(sep, str) or sep == "" or "\n" in sep or "\r" in sep:
-        raise ValueError(f"sep must be a separator such as '\\t', ',' or '::', got {sep!r}")
-    path = Path(path)
-    rows, cols, values = data.triples()
-    columns = [_format_column(data.user_ids)[rows], _format_column(data.item_ids)[cols]]
-    for column, what in zip(columns, ("user", "item"), strict=True):
-        if (np.char.find(column, sep) >= 0).any() or (np.char.find(column, "\n") >= 0).any():
-            raise ValueError(
-                f"some {what} ids contain sep={sep!r} or a line break; choose another sep"
-            )
-    line = np.char.add(np.char.add(columns[0], sep), np.char.add(columns[1], sep))
-    line = np.char.add(line, _format_column(values))
-    with open(path, "w", encoding="utf-8", newline="\n") as stream:
-        if header:
-            stream.write(sep.join(("user", "item", "rating")) + "\n")
-        for start in range(0, line.size, 1 << 20):
-            stream.write("\n".join(line[start : start + (1 << 20)].tolist()) + "\n")
-    return path
+def _no_rating_error(context: _Context, bad: BadLines, on_bad_lines: str) -> ValueError:
+    if not bad.any():
+        return ValueError(f"{context.path} is empty: it holds no ratings, only blank lines")
+    if on_bad_lines == "error":
+        return _bad_line_error(context, bad)
+    report = bad.report(context.path.name, context.numbers, 0)
+    return ValueError(f"{context.path} holds no usable rating: {report}")

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from .._validation import canonical_csr, check_scale
+from .._validation import canonical_csr, check_real, check_scale
 from ..engine.sparse import stored_rows
+from .bad_lines import LoadReport
 
 
 def index_dtype(largest: int) -> type:
@@ -42,6 +43,8 @@ class RatingsData:
     scale: (lowest, highest) possible rating; every stored rating lies in it
     titles: (n_items,) str, when the source has them; genres: (n_items, n_genres) bool,
     with genre_names: n_genres names; name: what the data is, for printing
+    load_report: what load_ratings(..., on_bad_lines="skip"|"warn") left out of the file
+        (a LoadReport), else None; kept by with_matrix and so by every split
     """
 
     matrix: sp.csr_matrix
@@ -52,6 +55,7 @@ class RatingsData:
     genres: np.ndarray | None = None
     genre_names: list[str] | None = None
     name: str = ""
+    load_report: LoadReport | None = None
 
     def __post_init__(self):
         self.matrix = canonical_csr(self.matrix)
@@ -213,6 +217,7 @@ class RatingsData:
 def _check_dense(X, missing: float) -> np.ndarray:
     if sp.issparse(X):
         raise TypeError("X is already sparse: build RatingsData(matrix, user_ids, ...) directly")
+    check_real(X, "X")
     try:
         X = np.asarray(X, dtype=np.float64)
     except (TypeError, ValueError) as err:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from .bad_lines import check_on_bad_lines
 from .course import course_fold
 from .files import load_ratings
 from .movielens import CANONICAL_FOLDS, load_movielens_100k
@@ -35,15 +36,20 @@ DATASETS: dict[str, Callable[..., list[Fold]]] = {
 }
 
 
-def load_folds(dataset: str, fold_names=None, data_dir=None) -> list[Fold]:
+def load_folds(dataset: str, fold_names=None, data_dir=None, *, on_bad_lines="error") -> list[Fold]:
     """The folds of a named data set (``DATASETS``) or of a ratings file (f1..f5).
 
     fold_names: the folds to keep, in that order (default: all).
+    on_bad_lines: for a ratings file, what its bad lines do (see ``load_ratings``): with
+        "skip" or "warn" every fold's train and test carry the file's ``load_report``.
+        The named data sets are checksummed and have none.
     """
+    on_bad_lines = check_on_bad_lines(on_bad_lines)
     if dataset in DATASETS:
         folds = DATASETS[dataset](data_dir)
     elif Path(dataset).is_file():
-        folds = k_fold(load_ratings(dataset), k=FILE_FOLDS, seed=FILE_SEED)
+        data = load_ratings(dataset, on_bad_lines=on_bad_lines)
+        folds = k_fold(data, k=FILE_FOLDS, seed=FILE_SEED)
     else:
         raise FileNotFoundError(
             f"dataset must be one of {', '.join(DATASETS)} or a ratings file; {dataset} is none"

@@ -1,32 +1,94 @@
 """Command line.
 
 ``python -m cfcore reproduce [--data-dir DIR] [--json]``
-``python -m cfcore evaluate --dataset ml-100k|course|PATH [--folds u1,u2] [--models a,b] [--json]``
+``python -m cfcore evaluate --dataset ml-100k|course|PATH [--folds u1,u2] [--models a,b]
+[--on-bad-lines error|skip|warn] [--json]``
 ``python -m cfcore bench [--json] [--quick] [--only SECTION ...] [--no-progress]``
+
+Every failure is one line on stderr, "cfcore <command>: <what went wrong and what to do>",
+and a non-zero exit: 2 for input that cannot be used (a missing or unreadable file, an
+unknown model, bad options), 1 when a computation failed or, for ``evaluate``, when some
+models were left out (refused for memory, or failed to fit) while the others ran.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
+import warnings
+from pathlib import Path
+
+#: what the CLI turns into one line on stderr instead of a traceback
+HANDLED = (
+    ValueError,
+    TypeError,
+    FileNotFoundError,
+    ImportError,
+    FloatingPointError,
+    MemoryError,
+    OSError,
+    UnicodeDecodeError,
+)
+#: a warning when more than this share of a fold's test users (or items) is cold
+COLD_SHARE = 0.5
+
+
+def one_line(error: BaseException | str) -> str:
+    """An error message on one line (newlines and runs of spaces become one space)."""
+    text = " ".join(str(error).split())
+    if isinstance(error, BaseException) and not text:
+        text = type(error).__name__
+    return text
+
+
+def say(command: str, message: BaseException | str) -> None:
+    print(f"cfcore {command}: {one_line(message)}", file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------------------- reproduce
+
+
+def _missing_course_files(data_dir) -> str | None:
+    """None when every course file is there, else one sentence naming what is missing."""
+    from .data import course_dir
+    from .data.course import COURSE_FILES
+
+    try:
+        folder = course_dir(data_dir)
+    except FileNotFoundError:
+        return (
+            "the course files are not in $CFCORE_DATA/netflix (CFCORE_DATA is not set); set it "
+            "to the folder that holds netflix/, or name the files' folder with --data-dir"
+        )
+    files = [f"{name}.txt" for name in COURSE_FILES]
+    if not folder.is_dir():
+        return (
+            f"the course files are not in {folder} (no such folder); put {', '.join(files)} "
+            "there, or name their folder with --data-dir"
+        )
+    missing = [name for name in files if not (folder / name).is_file()]
+    if not missing:
+        return None
+    if len(missing) == len(files):
+        return (
+            f"the course files are not in {folder}: put {', '.join(files)} there, or name "
+            "their folder with --data-dir"
+        )
+    return (
+        f"{', '.join(str(folder / name) for name in missing)} "
+        f"{'is' if len(missing) == 1 else 'are'} missing; put the course's "
+        f"{' and '.join(missing)} in {folder} (the other course files are there)"
+    )
 
 
 def _reproduce(args: argparse.Namespace) -> int:
-    from .data import course_available, course_dir
     from .evaluation.reproduce import as_records, format_table, reproduce
 
-    if not course_available(args.data_dir):
-        try:
-            where = str(course_dir(args.data_dir))
-        except FileNotFoundError:
-            where = "$CFCORE_DATA/netflix (CFCORE_DATA is not set)"
-        print(
-            f"cfcore reproduce: the course files are not in {where}.\n"
-            "Put netflix_incomplete.txt, netflix_complete.txt, toy_data.txt, test_incomplete.txt,\n"
-            "test_complete.txt and test_solutions.txt there, or name their folder with --data-dir.",
-            file=sys.stderr,
-        )
+    missing = _missing_course_files(args.data_dir)
+    if missing:
+        say("reproduce", missing)
         return 2
     rows = reproduce(args.data_dir)
     if args.json:
@@ -36,26 +98,176 @@ def _reproduce(args: argparse.Namespace) -> int:
     return 0 if all(row.matches is not False for row in rows) else 1
 
 
-def _evaluate(args: argparse.Namespace) -> int:
-    from .data import load_folds
-    from .evaluation import as_records, evaluate, format_table
-    from .models import make_models
+# ---------------------------------------------------------------------------- evaluate
 
-    names = lambda text: [part.strip() for part in text.split(",") if part.strip()]  # noqa: E731
+
+def _names(text: str | None, option: str, example: str) -> list[str] | None:
+    """Comma-separated names; None when the option was not given; empty is an error."""
+    if text is None:
+        return None
+    names = [part.strip() for part in text.split(",") if part.strip()]
+    if not names:
+        raise ValueError(f"{option} names no {option[2:-1]}; pass e.g. {option} {example}")
+    return names
+
+
+def _load_folds(args: argparse.Namespace):
+    """The folds, with the file's path in every message about the file."""
+    from .data import load_folds
+
+    folds = _names(args.folds, "--folds", "f1,f2")
+    options = {} if args.on_bad_lines == "error" else {"on_bad_lines": args.on_bad_lines}
     try:
-        models = make_models(None if args.models is None else names(args.models))
-        folds = load_folds(
-            args.dataset, None if args.folds is None else names(args.folds), args.data_dir
+        return load_folds(args.dataset, folds, args.data_dir, **options)
+    except (ValueError, UnicodeDecodeError, OSError) as err:
+        message = _as_cli_advice(one_line(err))
+        if Path(args.dataset).is_file() and args.dataset not in message:
+            message = f"{args.dataset}: {message}"
+        raise ValueError(message) from None
+
+
+def _as_cli_advice(message: str) -> str:
+    """The loader's advice in the CLI's terms: its option, and no Python keyword it lacks."""
+    message = re.sub(r"on_bad_lines=['\"](\w+)['\"]", r"--on-bad-lines \1", message)
+    return re.sub(
+        r"pass encoding=.*$",
+        "convert the file to UTF-8 first (e.g. iconv -f latin1 -t utf-8), or read it with "
+        "cfcore.data.load_ratings(path, encoding=...)",
+        message,
+    )
+
+
+def _cold_warnings(folds) -> list[str]:
+    """One warning per side when most of some fold's test users or items have no training
+    ratings: their predictions are a model's fallback, not what it learnt."""
+    import numpy as np
+
+    warnings = []
+    for side in ("users", "items"):
+        worst = []
+        for fold in folds:
+            train, test_index = fold.train.matrix, fold.rows if side == "users" else fold.cols
+            if side == "users":
+                counts = np.diff(train.indptr)
+            else:
+                counts = np.bincount(train.indices, minlength=train.shape[1])
+            tested = np.unique(test_index)
+            cold = int((counts[tested] == 0).sum())
+            if tested.size and cold / tested.size > COLD_SHARE:
+                worst.append(f"{fold.name} {cold} of {tested.size}")
+        if worst:
+            warnings.append(
+                f"warning: most test {side} have no training ratings (cold) in fold(s) "
+                f"{', '.join(worst)}; their predictions are the models' fallbacks (global or "
+                "item means), so the scores say little about the models"
+            )
+    return warnings
+
+
+def available_memory() -> int | None:
+    """MemAvailable from /proc/meminfo in bytes; None where it cannot be read."""
+    try:
+        with open("/proc/meminfo") as stream:
+            for line in stream:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def memory_estimate(model, n_users: int, n_items: int, n_ratings: int) -> tuple[int, str]:
+    """(bytes, how) a model needs at its peak to fit one fold, roughly.
+
+    Surprise's KNNBaseline builds an n x n float64 similarity over users (or items) and work
+    arrays of the same size (about 3 x 8 n^2 bytes in all); the mixtures hold K x (users +
+    items) float64 numbers per seed and K fitted (the posterior and the means), plus copies
+    of the ratings; the baselines a few vectors. Every model also holds the ratings.
+    """
+    ratings = 3 * 16 * n_ratings  # CSR copies: training matrix, its blocks, a transpose
+    name = getattr(model, "name", "")
+    if name == "surprise-knnbaseline":
+        params = getattr(model, "params", {}).get("sim_options", {})
+        n = n_users if params.get("user_based", True) else n_items
+        return ratings + 3 * 8 * n * n, f"3 x 8 x {n:,}^2 bytes for the similarity"
+    Ks = getattr(model, "Ks", None) or [getattr(model, "K", 0)]
+    seeds = len(tuple(getattr(model, "seeds", ()))) or 1
+    if max(Ks) > 0:
+        sides = len(getattr(model, "sides", ("users",)))
+        per_fit = 8 * (n_users + n_items) * sides
+        if hasattr(model, "Ks"):  # select_k keeps one fit per K, each from the best seed
+            total = sum(Ks) * per_fit * 3
+        else:  # one fit per seed is kept
+            total = max(Ks) * per_fit * seeds * 2
+        return ratings + total, f"K x (users + items) x 8 bytes over {seeds} seeds"
+    return ratings + 8 * 4 * (n_users + n_items), "a few vectors"
+
+
+def _gigabytes(size: int) -> str:
+    return f"{size / 1e9:.1f} GB" if size >= 1e8 else f"{size / 1e6:.1f} MB"
+
+
+def _fits_in_memory(models, folds) -> tuple[list, list[str]]:
+    """(models that fit in the available memory, one refusal line per model that does not)."""
+    free = available_memory()
+    if free is None:
+        return list(models), []
+    n_users, n_items = folds[0].train.shape
+    n_ratings = max(fold.train.n_ratings for fold in folds)
+    kept, refused = [], []
+    for model in models:
+        need, how = memory_estimate(model, n_users, n_items, n_ratings)
+        if need <= free:
+            kept.append(model)
+            continue
+        others = [m.name for m in models if m is not model]
+        skip = f"--models {','.join(others)}" if others else "another --models"
+        refused.append(
+            f"{model.name} would need about {_gigabytes(need)} ({how}) but "
+            f"{_gigabytes(free)} are available; left out (run with {skip} to skip it)"
         )
-    except (ValueError, ImportError, FileNotFoundError) as err:
-        print(f"cfcore evaluate: {err}", file=sys.stderr)
-        return 2
-    results = evaluate(models, folds, progress=args.progress)
-    if args.json:
-        print(json.dumps(as_records(results), indent=2))
-    else:
-        print(format_table(results))
-    return 0
+    return kept, refused
+
+
+def _evaluate_each(models, folds, progress: bool):
+    """(results, one line per model that failed); a failing model does not stop the rest."""
+    from .evaluation import evaluate
+
+    results, failures = [], []
+    for model in models:
+        try:
+            results += evaluate([model], folds, progress=progress)
+        except (ValueError, FloatingPointError, MemoryError, TypeError) as err:
+            failures.append(f"{getattr(model, 'name', model)} failed: {one_line(err)}")
+    return results, failures
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from .evaluation import as_records, format_table
+    from .models import MODELS, make_models
+
+    names = _names(
+        args.models, "--models", "global-mean,biases (choose from " + ", ".join(MODELS) + ")"
+    )
+    models = make_models(names)
+    folds = _load_folds(args)
+    report = getattr(folds[0].train, "load_report", None)
+    if report is not None:
+        say("evaluate", str(report))
+    for warning in _cold_warnings(folds):
+        say("evaluate", warning)
+    models, refused = _fits_in_memory(models, folds)
+    for line in refused:
+        say("evaluate", line)
+    results, failures = _evaluate_each(models, folds, args.progress)
+    for line in failures:
+        say("evaluate", line)
+    if results:
+        print(json.dumps(as_records(results), indent=2) if args.json else format_table(results))
+    return 1 if refused or failures else 0
+
+
+# ---------------------------------------------------------------------------- bench
 
 
 def _bench(args: argparse.Namespace) -> int:
@@ -67,9 +279,24 @@ def _bench(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+# ---------------------------------------------------------------------------- parser
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse whose usage errors are one line: "<prog>: <error> (see --help)", exit 2."""
+
+    def error(self, message: str):
+        print(f"{self.prog}: {one_line(message)} (see {self.prog} --help)", file=sys.stderr)
+        raise SystemExit(2)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m cfcore", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser = Parser(
+        prog="python -m cfcore",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     reproduce = commands.add_parser(
         "reproduce", help="recompute the course's k-means, EM and Netflix results"
     )
@@ -80,7 +307,17 @@ def build_parser() -> argparse.ArgumentParser:
     reproduce.set_defaults(handler=_reproduce)
 
     evaluate = commands.add_parser(
-        "evaluate", help="held-out RMSE of every model beside the baselines, per fold"
+        "evaluate",
+        help="held-out RMSE of every model beside the baselines, per fold",
+        description=(
+            "Fit every model on each fold's training ratings and score it on the test ratings. "
+            "Before fitting, each model's peak memory is estimated (e.g. surprise-knnbaseline: "
+            "an n_users x n_users float64 similarity); a model whose estimate exceeds the "
+            "available memory (MemAvailable in /proc/meminfo) is left out with one line on "
+            "stderr, and so is a model that fails to fit; the others still run and the exit "
+            "status is then 1. A warning goes to stderr when most of a fold's test users or "
+            "items have no training ratings (cold)."
+        ),
     )
     evaluate.add_argument(
         "--dataset",
@@ -98,6 +335,14 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument(
         "--data-dir",
         help="folder of the course files (--dataset course) or of MovieLens 100K (ml-100k)",
+    )
+    evaluate.add_argument(
+        "--on-bad-lines",
+        choices=["error", "skip", "warn"],
+        default="error",
+        help="a ratings file's bad lines (empty or non-numeric ratings, too few fields, "
+        "ratings outside the scale, repeated pairs): stop at the first (error, the default), "
+        "or leave them out and print a report on stderr (skip, warn)",
     )
     evaluate.add_argument("--json", action="store_true", help="print JSON instead of a table")
     evaluate.add_argument(
@@ -126,9 +371,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _warnings_as_lines(command: str):
+    """showwarning that prints "cfcore <command>: warning: <message>" on one line."""
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        say(command, f"warning: {message}")
+
+    return show
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.handler(args)
+    try:
+        with warnings.catch_warnings():
+            warnings.showwarning = _warnings_as_lines(args.command)
+            return args.handler(args)
+    except (FloatingPointError, MemoryError) as err:
+        say(args.command, err)
+        return 1
+    except HANDLED as err:
+        say(args.command, err)
+        return 2
+    except KeyboardInterrupt:
+        say(args.command, "interrupted")
+        return 130
 
 
 if __name__ == "__main__":

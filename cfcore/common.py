@@ -7,6 +7,7 @@ Mixtures". Notebooks 01 (init), 02 (the loop), 04 (BIC) and 05 (RMSE) derive and
 
 from __future__ import annotations
 
+import warnings
 from typing import NamedTuple
 
 import numpy as np
@@ -16,6 +17,8 @@ from ._validation import (
     check_max_iter,
     check_mixture,
     check_n_components,
+    check_number,
+    check_seed,
     is_sparse,
 )
 from .engine.sparse import row_sq_norms
@@ -43,9 +46,11 @@ class GaussianMixture(NamedTuple):
     p: np.ndarray
 
 
-def as_mixture(mixture, d: int, name: str = "mixture") -> GaussianMixture:
-    """``mixture`` checked against data with d columns, as a float64 GaussianMixture."""
-    return GaussianMixture(*check_mixture(mixture, d, name))
+def as_mixture(mixture, d: int, name: str = "mixture", *, zero_variance=False) -> GaussianMixture:
+    """``mixture`` checked against data with d columns, as a float64 GaussianMixture.
+
+    zero_variance=True (k-means) accepts var_j = 0."""
+    return GaussianMixture(*check_mixture(mixture, d, name, zero_variance=zero_variance))
 
 
 class ConvergenceWarning(UserWarning):
@@ -101,9 +106,10 @@ def init(X, K: int, seed: int = 0) -> tuple[GaussianMixture, np.ndarray]:
     X = check_matrix(X, ratings=False, allow_sparse=True)
     n, d = X.shape
     K = check_n_components(K, n)
-    rows = np.random.RandomState(seed).choice(n, K, replace=False)
+    rows = np.random.RandomState(check_seed(seed)).choice(n, K, replace=False)
     mu = X[rows].toarray() if is_sparse(X) else X[rows].copy()
     mu = mu.astype(np.float64)
+    _warn_if_too_few_distinct_rows(X, mu)
     # sum_u ||x_u - mu_j||^2 = sum_u ||x_u||^2 - 2 mu_j . sum_u x_u + n ||mu_j||^2
     column_sums = np.asarray(X.sum(axis=0, dtype=np.float64)).ravel()
     total_sq = float(row_sq_norms(X).sum())
@@ -116,6 +122,36 @@ def init(X, K: int, seed: int = 0) -> tuple[GaussianMixture, np.ndarray]:
     p = np.full(K, 1.0 / K)
     post = np.full((n, K), 1.0 / K)
     return GaussianMixture(mu, var, p), post
+
+
+def _distinct_rows(X) -> int:
+    """How many distinct rows X has (dense array or CSR matrix)."""
+    if is_sparse(X):
+        return len(
+            {
+                (X.indices[a:b].tobytes(), X.data[a:b].tobytes())
+                for a, b in zip(X.indptr[:-1], X.indptr[1:], strict=True)
+            }
+        )
+    return len(np.unique(X, axis=0))
+
+
+def _warn_if_too_few_distinct_rows(X, mu: np.ndarray) -> None:
+    """Warn when K exceeds the number of distinct rows: some initial means then coincide,
+    and components that start equal stay equal under EM and k-means. Counted only when two
+    chosen rows coincide, so the usual case costs a (K, d) comparison."""
+    K = mu.shape[0]
+    if len(np.unique(mu, axis=0)) == K:
+        return
+    distinct = _distinct_rows(X)
+    if distinct < K:
+        warnings.warn(
+            f"K={K} but X has only {distinct} distinct row{'s' * (distinct != 1)}, so some of "
+            "the K initial means are the same row and those components stay identical; "
+            f"use K <= {distinct}",
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 def normalise_log_weights(log_weights: np.ndarray) -> tuple[np.ndarray, float]:
@@ -133,6 +169,13 @@ def normalise_log_weights(log_weights: np.ndarray) -> tuple[np.ndarray, float]:
     several times slower on common processors.
     """
     top = log_weights.max(axis=1, keepdims=True)
+    if not np.isfinite(top).all():
+        row = int(np.flatnonzero(~np.isfinite(top))[0])
+        raise FloatingPointError(
+            f"the density of row {row} under every component underflowed to 0 (or overflowed): "
+            "the variances are too small for the distances to the means; rescale the data or "
+            "start from another mixture"
+        )
     post = np.exp(log_weights - top, out=np.empty_like(log_weights))
     total = post.sum(axis=1, keepdims=True)
     post /= total
@@ -193,8 +236,7 @@ def bic(X, mixture: GaussianMixture, log_likelihood: float) -> float:
     """
     X = check_matrix(X, ratings=False, allow_sparse=True)
     mixture = as_mixture(mixture, X.shape[1])
-    if not np.isfinite(log_likelihood):
-        raise ValueError(f"log_likelihood must be finite, got {log_likelihood}")
+    log_likelihood = check_number(log_likelihood, "log_likelihood")
     return float(log_likelihood - 0.5 * n_parameters(mixture) * np.log(X.shape[0]))
 
 

@@ -41,7 +41,7 @@ def estep(X: np.ndarray, mixture: GaussianMixture) -> tuple[np.ndarray, float]:
     Returns post: (n, K) one-hot assignments, and the cost sum_u min_j ||x_u - mu_j||^2.
     """
     X = check_matrix(X, ratings=False, allow_sparse=False)
-    return _estep(X, as_mixture(mixture, X.shape[1]), row_sq_norms(X))
+    return _estep(X, as_mixture(mixture, X.shape[1], zero_variance=True), row_sq_norms(X))
 
 
 def _mstep(X, post, previous: GaussianMixture | None, sq_norms) -> GaussianMixture:
@@ -75,7 +75,7 @@ def mstep(
     X = check_matrix(X, ratings=False, allow_sparse=False)
     post = check_posterior(post, X.shape[0])
     if mixture is not None:
-        mixture = as_mixture(mixture, X.shape[1])
+        mixture = as_mixture(mixture, X.shape[1], zero_variance=True)
     return _mstep(X, post, mixture, row_sq_norms(X))
 
 
@@ -100,7 +100,7 @@ def run(
 def run_full(X, mixture, post, *, max_iter=None, callback=None, tol=KMEANS_TOLERANCE) -> Outcome:
     """``run`` that also says whether it converged and after how many iterations."""
     X = check_matrix(X, ratings=False, allow_sparse=False)
-    mixture = as_mixture(mixture, X.shape[1])
+    mixture = as_mixture(mixture, X.shape[1], zero_variance=True)
     check_posterior(post, X.shape[0], mixture.mu.shape[0])
     sq_norms = row_sq_norms(X)  # computed once: X does not change between iterations
     return iterate(

@@ -28,7 +28,8 @@ def _estep(X: np.ndarray, mixture: GaussianMixture, sq_norms: np.ndarray):
     d = X.shape[1]
     mu, var, p = mixture
     log_joint = squared_distances(X, mu, sq_norms)  # ||x_u - mu_j||^2, then in place:
-    log_joint /= -2.0 * var
+    with np.errstate(over="ignore"):  # -inf: a density of 0, refused below if it is every one
+        log_joint /= -2.0 * var
     with np.errstate(divide="ignore"):  # a weight of exactly 0 gives log 0 = -inf, as it should
         log_joint += np.log(p) - 0.5 * d * np.log(2.0 * np.pi * var)
     return normalise_log_weights(log_joint)

@@ -104,8 +104,9 @@ def test_sparse_fill_matrix_asks_which_entries_to_predict():
 
 
 def test_identical_rows_cannot_start_a_mixture():
-    with pytest.raises(ValueError, match="two distinct rows"):
-        common.init(np.ones((5, 3)), 2)
+    with pytest.warns(UserWarning, match="only 1 distinct row,"):
+        with pytest.raises(ValueError, match="two distinct rows"):
+            common.init(np.ones((5, 3)), 2)
 
 
 def test_naive_em_reports_a_collapsed_component_instead_of_nan():

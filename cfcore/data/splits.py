@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from .._validation import check_matrix, check_pairs
+from .._validation import as_real_array, check_matrix, check_pairs, check_seed
 from ..engine.sparse import csr_rows, stored_rows
 from .ratings import RatingsData
 
@@ -65,7 +65,7 @@ class Fold:
         except (TypeError, ValueError):
             raise TypeError(f"fold {name}: test must be (rows, cols, values)") from None
         rows, cols = check_pairs(rows, cols, matrix.shape, f"fold {name}: test rows, cols")
-        values = np.asarray(values, dtype=np.float64)
+        values = as_real_array(values, f"fold {name}: test values")
         if rows.size == 0:
             raise ValueError(f"fold {name}: the test set is empty")
         if values.shape != rows.shape:
@@ -191,7 +191,8 @@ def train_test_split(
         np.floor(test_fraction * counts + 0.5).astype(counts.dtype),
         np.maximum(counts - min_train_per_user, 0),
     )
-    in_test = _random_ranks(data.matrix, np.random.default_rng(seed)) < np.repeat(n_test, counts)
+    rng = np.random.default_rng(check_seed(seed))
+    in_test = _random_ranks(data.matrix, rng) < np.repeat(n_test, counts)
     return split_by(data, in_test, "split")
 
 
@@ -205,7 +206,7 @@ def k_fold(data: RatingsData, k: int = 5, seed: int = 0) -> list[Fold]:
     data = _check_ratings_data(data)
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 2:
         raise ValueError(f"k must be an integer >= 2, got {k!r}")
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed))
     counts = np.diff(data.matrix.indptr)
     fold = _random_ranks(data.matrix, rng)
     fold += np.repeat(rng.integers(0, k, size=data.n_users), counts)
@@ -223,5 +224,5 @@ def holdout(data, fraction: float = 0.1, seed: int = 0) -> Fold:
         data = RatingsData.from_csr(data, name="train")
     if not (isinstance(fraction, (int, float, np.number)) and 0 < fraction < 1):
         raise ValueError(f"fraction must lie strictly between 0 and 1, got {fraction!r}")
-    held = np.random.default_rng(seed).random(data.n_ratings) < fraction
+    held = np.random.default_rng(check_seed(seed)).random(data.n_ratings) < fraction
     return split_by(data, held, "validation")

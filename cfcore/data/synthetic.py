@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from .._validation import check_count, check_positive, check_scale
+from .._validation import check_count, check_positive, check_scale, check_seed
 from .ratings import RatingsData, index_dtype
 
 
@@ -160,6 +160,7 @@ def make_ratings(
     Returns (RatingsData, PlantedClusters).
     """
     n_users, n_items = check_count(n_users, "n_users"), check_count(n_items, "n_items")
+    seed = check_seed(seed)
     n_clusters = check_count(n_clusters, "n_clusters")
     if not (isinstance(density, (int, float, np.number)) and 0 < density <= 1):
         raise ValueError(f"density must be a fraction in (0, 1], got {density!r}")

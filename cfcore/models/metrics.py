@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._validation import check_vector
+
 
 def matched_accuracy(true_labels, found_labels) -> float:
     """Share of points whose found cluster is their true cluster, under the best relabelling.
@@ -34,12 +36,12 @@ def held_out_errors(predictions, values) -> tuple[float, float]:
     RMSE = sqrt(mean_t (yhat_t - y_t)^2), MAE = mean_t |yhat_t - y_t|, over held-out
     ratings only (the course's ``common.rmse`` averages over every entry instead).
     """
-    predictions, values = np.asarray(predictions, float), np.asarray(values, float)
+    predictions, values = check_vector(predictions, "predictions"), check_vector(values, "values")
     if predictions.shape != values.shape:
         raise ValueError(
             f"predictions {predictions.shape} and values {values.shape} must have the same shape"
         )
-    if not np.isfinite(predictions).all():
-        raise ValueError("predictions contain NaN or infinite values")
+    if predictions.size == 0:
+        raise ValueError("predictions and values hold no held-out ratings; pass at least one")
     errors = predictions - values
     return float(np.sqrt(np.mean(errors**2))), float(np.mean(np.abs(errors)))

@@ -20,7 +20,13 @@ from typing import NamedTuple
 import numpy as np
 
 from . import engine
-from ._validation import check_non_negative, check_pair_arrays, check_posterior, is_sparse
+from ._validation import (
+    check_non_negative,
+    check_pair_arrays,
+    check_posterior,
+    check_ratings_and_scale,
+    is_sparse,
+)
 from .common import (
     EM_TOLERANCE,
     MIN_VARIANCE,
@@ -89,22 +95,20 @@ class Statistics(NamedTuple):
         return Statistics(*(a + b for a, b in zip(self, other, strict=True)))
 
 
-def _block_statistics(R: engine.Ratings, post: np.ndarray) -> Statistics:
-    """post^T X, post^T M, post^T ||x||^2 and sum_u post over one block; post: (n_block, K)."""
-    weights = post.astype(R.X.dtype, copy=False)
-    return Statistics(
-        np.asarray(engine.weighted_sums(weights, R.X), dtype=np.float64),
-        np.asarray(engine.weighted_sums(weights, R.M), dtype=np.float64),
-        post.T @ R.sq_norms,
-        post.sum(axis=0),
-    )
-
-
 def statistics(data: engine.RatingBlocks, post: np.ndarray) -> Statistics:
     """The M-step's sums over all users, a block at a time; post: (n, K)."""
-    return engine.sum_over_blocks(
-        lambda b: _block_statistics(data.blocks[b], post[data.rows(b)]), data, plus=Statistics.plus
-    )
+
+    def block_statistics(b: int) -> Statistics:  # post^T X, post^T M, post^T ||x||^2, sum
+        R, weights = data.blocks[b], post[data.rows(b)]
+        cast = weights.astype(R.X.dtype, copy=False)
+        return Statistics(
+            np.asarray(engine.weighted_sums(cast, R.X), dtype=np.float64),
+            np.asarray(engine.weighted_sums(cast, R.M), dtype=np.float64),
+            weights.T @ R.sq_norms,
+            weights.sum(axis=0),
+        )
+
+    return engine.sum_over_blocks(block_statistics, data, plus=Statistics.plus)
 
 
 def _mstep(data: engine.RatingBlocks, post, previous, min_variance) -> GaussianMixture:
@@ -163,9 +167,8 @@ def run(X, mixture, post, *, min_variance=MIN_VARIANCE, max_iter=None, callback=
     """Alternate E- and M-steps until new_ll - old_ll <= 1e-6 |new_ll|.
 
     X: (n, d) array (0 = missing), CSR matrix or ``engine.prepare(X)``; mixture and post
-    from ``common.init``. callback: optional f(iteration, log_likelihood, mixture) after
-    every iteration (``engine.ProgressBar`` shows a progress bar). layout: dtype,
-    block_size, threads, see ``engine.prepare``; they change results by rounding only.
+    from ``common.init``. callback: f(iteration, log_likelihood, mixture) after every
+    iteration. layout: dtype, block_size, threads (``engine.prepare``; rounding only).
     Returns (mixture, post, log_likelihood), the log-likelihood of the last E-step.
     """
     options = dict(min_variance=min_variance, max_iter=max_iter, callback=callback, **layout)
@@ -173,11 +176,7 @@ def run(X, mixture, post, *, min_variance=MIN_VARIANCE, max_iter=None, callback=
 
 
 def run_full(X, mixture, post, *, min_variance=MIN_VARIANCE, tol=EM_TOLERANCE, **kw) -> Outcome:
-    """``run`` that also says whether it converged and after how many iterations.
-
-    tol: the rise below which the loop stops (``common.rises``; the course's 1e-6); the
-    benchmarks pass -inf to time a fixed number of iterations.
-    """
+    """``run``, also saying whether it converged; tol: ``common.rises``' (-inf: never stop)."""
     loop = {key: kw.pop(key) for key in ("max_iter", "callback") if key in kw}
     data = engine.prepare(X, **kw)  # the rest is the layout: dtype, block_size, threads
     mixture = as_mixture(mixture, data.X.shape[1])
@@ -195,15 +194,19 @@ def predict_pairs(post: np.ndarray, mu: np.ndarray, rows, cols, block: int = 1 <
     return out
 
 
-def fill_matrix(X, mixture: GaussianMixture, pairs=None):
+def fill_matrix(X, mixture: GaussianMixture, pairs=None, *, scale="auto"):
     """Predict missing ratings by their posterior mean, keeping every observed rating.
 
-    X_pred_ui = x_ui where observed, else sum_j post_uj mu_ji, post from one E-step.
-    X dense (n, d), pairs=None: the filled (n, d) matrix, as the course returns it.
-    pairs=(rows, cols): a (m,) array of the filled values at those entries only; the way to
-    ask for predictions from a sparse X, whose filled matrix would be dense.
-    pairs="all": the filled (n, d) dense matrix for either format (asks for the memory).
+    X_pred_ui = x_ui where observed, else sum_j post_uj mu_ji (post from one E-step), clipped
+    to the scale. X dense (n, d), pairs=None: the filled (n, d) matrix, as the course returns
+    it; pairs=(rows, cols): the (m,) filled values there only (the way for a sparse X);
+    pairs="all": the filled dense (n, d) matrix for either format (asks for the memory).
+    X may also be a ``cfcore.data.RatingsData``. scale: (low, high) to clip to; None: none;
+    "auto": a RatingsData's declared scale, [min, max] of a sparse X's ratings, and none for
+    a dense X, filled exactly as the course fills it (its start can leave a mean at a copied
+    0; ``cfcore.fit`` starts sparse input from observed ratings, never from such a 0).
     """
+    X, scale = check_ratings_and_scale(X, scale)
     data = engine.prepare(X)
     X = data.X
     mixture = as_mixture(mixture, X.shape[1])
@@ -214,18 +217,28 @@ def fill_matrix(X, mixture: GaussianMixture, pairs=None):
             f"X is sparse: filling every entry would build a dense {n} x {d} matrix; pass "
             "pairs=(rows, cols) for the entries you need, or pairs='all' to build it anyway"
         )
+    if isinstance(scale, str):  # "auto" on a matrix: a CSR matrix's range, a dense one none
+        scale = (
+            (X.data.min() + data.shift, X.data.max() + data.shift)
+            if is_sparse(X) and X.nnz
+            else None
+        )
     if is_sparse(X):  # stored = observed, even a stored 0
         seen = engine.with_data(X, np.ones(X.nnz, np.int8))
     else:
         seen = np.concatenate([R.M for R in data.blocks]) > 0
     if pairs is None or (isinstance(pairs, str) and pairs == "all"):
-        filled = post @ mixture.mu
+        filled = _clip(post @ mixture.mu, scale)  # then the observed ratings, as they are
         if is_sparse(X):
             filled[engine.stored_rows(X), X.indices] = X.data + data.shift
             return filled
         return np.where(seen, X + data.shift, filled)
     rows, cols = check_pair_arrays(pairs, X.shape)
-    values = predict_pairs(post, mixture.mu, rows, cols)
+    values = _clip(predict_pairs(post, mixture.mu, rows, cols), scale)
     known = np.asarray(seen[rows, cols]).ravel() > 0
     values[known] = np.asarray(X[rows[known], cols[known]]).ravel() + data.shift
     return values
+
+
+def _clip(predictions: np.ndarray, scale) -> np.ndarray:
+    return predictions if scale is None else np.clip(predictions, *scale, out=predictions)

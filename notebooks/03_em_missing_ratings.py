@@ -38,7 +38,9 @@
 # - why a mean coordinate is updated only with enough support (the course's $\ge 1$ rule) and
 #   why the variance has a floor;
 # - how the matrix is filled with posterior-weighted means, on a worked example and on
-#   MovieLens 100K through a sparse matrix.
+#   MovieLens 100K through a sparse matrix;
+# - why the course's start (K users' rows, 0 where they did not rate) leaves groups of one
+#   user on sparse ratings, and how `fit` starts sparse ratings instead.
 
 # %%
 import matplotlib.pyplot as plt
@@ -431,7 +433,9 @@ display(
 )
 
 # %% [markdown]
-# The support rule prevents a $0/0$ but not this; notebook 06 evaluates a variant that
+# The support rule prevents a $0/0$ but not this. On this dense matrix `fit` keeps the
+# course's start, and with it this 0; on a sparse matrix it starts a mean the seeded user
+# did not rate at the movie's mean rating instead (below). Notebook 06 evaluates a variant that
 # shrinks poorly supported means toward the item's average instead.
 
 # %% [raw]
@@ -527,84 +531,145 @@ display(
 )
 
 # %% [markdown]
-# Fit the course model with K = 4 groups, best of seeds 0-4:
+# Fit the course model with K = 4 groups, best of seeds 0-4, first from the course's own
+# start, asked for by name: `init="course"` is `common.init`, K seeded users' rows, the
+# missing entries included as 0, and the variance over all entries.
+
 
 # %%
-result = fit(train.matrix, 4, seeds=range(5))
-print(
-    f"best seed {result.seed}: log-likelihood {result.log_likelihood:,.1f} "
-    f"after {result.n_iter} iterations"
-)
-sizes = np.bincount(result.post.argmax(axis=1), minlength=4)
-for j in range(4):
+def describe(result):
+    """Print the best seed, the log-likelihood and every group's weight, variance and size."""
+    sizes = np.bincount(result.post.argmax(axis=1), minlength=len(result.mixture.p))
     print(
-        f"group {j}: weight {result.mixture.p[j]:.4f}, variance {result.mixture.var[j]:.3f}, "
-        f"most probable group of {sizes[j]} users"
+        f"best seed {result.seed}: log-likelihood {result.log_likelihood:,.1f} "
+        f"after {result.n_iter} iterations"
     )
+    for j, (p, var) in enumerate(zip(result.mixture.p, result.mixture.var, strict=True)):
+        print(
+            f"group {j}: weight {p:.4f}, variance {var:.3f}, most probable group of {sizes[j]} users"
+        )
+    return sizes
 
-# %% [markdown]
-# The first E-step scores the initial mixture, whose variances are wide, so the first point
-# of the trace lies far below the rest; the main panel starts at iteration 2 to show the
-# rise, and the inset shows the whole trace.
 
-# %%
-iterations, trace = np.arange(1, result.n_iter + 1), np.array(result.trace)
-fig, ax = plt.subplots(figsize=(6, 4))
-ax.plot(iterations[1:], trace[1:], ".-", color=PALETTE["blue"])
-ax.set_xlabel("EM iteration")
-ax.set_ylabel("log-likelihood (nats)")
-ax.set_title(f"EM on MovieLens u1, K = 4: the {train.n_ratings:,} training ratings")
-ax.yaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
-inset = ax.inset_axes([0.42, 0.1, 0.53, 0.45])
-inset.plot(iterations, trace, ".-", color=PALETTE["blue"], ms=3)
-inset.set_title("all iterations, from the start", fontsize=9)
-inset.yaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
-inset.tick_params(labelsize=8)
-fig.tight_layout()
-savefig("03_movielens_trace", fig)
-plt.show()
+course_fit = fit(train.matrix, 4, seeds=range(5), init="course")
+course_sizes = describe(course_fit)
 
 # %%
-real = sizes > 0.05 * train.n_users
+real = course_sizes > 0.05 * train.n_users
 display(
     Markdown(
         f"Only {real.sum()} of the 4 groups are real. The other {(~real).sum()} hold "
-        f"{' and '.join(str(s) for s in sizes[~real])} users, each with variance "
-        f"{result.mixture.var[~real].max():.3f}, the floor: a group starts from one user's "
-        f"row, which is 0 for the {1 - train.density:.0%} of movies the average user did not "
-        f"rate, and that start is far from every other user, so the group keeps just the user "
-        f"it started from and fits their ratings almost exactly."
+        f"{' and '.join(str(s) for s in course_sizes[~real])} users, each with variance "
+        f"{course_fit.mixture.var[~real].max():.3f}, the floor: a group starts from one "
+        f"user's row, which is 0 for the {1 - train.density:.0%} of movies the average user "
+        f"did not rate, and that start is far from every other user, so the group keeps just "
+        f"the user it started from and fits their ratings almost exactly."
     )
 )
 
 # %% [markdown]
 # The course's initialisation suits a dense matrix like its Netflix subset, where most
-# entries are observed (notebook 05), not MovieLens. Notebook 06's model measures the
-# starting variance over observed entries only.
-#
-# ## Predicting the held-out ratings
-#
-# The test file holds ratings the model never saw. `fill_matrix` with `pairs=` predicts just
-# those entries (a sparse matrix is never filled densely unless asked). `held_out_errors`
-# from `cfcore.models` compares them with the true ratings: RMSE and MAE averaged over the
-# test ratings only.
+# entries are observed (notebook 05), not MovieLens. This is why `fit` starts a sparse
+# matrix (or a `RatingsData`) differently when no `init` is given: its default there is the
+# real-data start `"observed-rows"` (`cfcore.models.starts.init_observed_rows`). It takes
+# the same seeded users, but only their **observed** ratings; where a seeded user did not
+# rate a movie, the mean starts at the movie's mean rating, never at a copied 0; and the
+# variance is measured over observed entries only. On the course's dense matrix
+# (0 = missing) `fit` keeps `common.init`, so the course's numbers are reproduced exactly.
 
 # %%
-rows, cols, truth = test.triples()
-predicted = em.fill_matrix(train.matrix, result.mixture, pairs=(rows, cols))
-rmse, mae = held_out_errors(predicted, truth)
-print(f"held-out RMSE over the {truth.size:,} u1 test ratings: {rmse:.4f}")
-print(f"held-out MAE over the same ratings:          {mae:.4f}")
-print(f"predictions outside 1-5 stars: {np.mean((predicted < 1) | (predicted > 5)):.1%}")
+result = fit(train.matrix, 4, seeds=range(5))  # sparse input: the real-data start
+sizes = describe(result)
 
 # %%
 display(
     Markdown(
-        f"A held-out RMSE of **{rmse:.2f}** stars over the {truth.size:,} test ratings: the "
-        f"course model is about that far off on ratings it has not seen. Part of that is the "
-        f"effect shown in the worked example: a group's mean for a movie none of its users "
-        f"rated stays at its initial value, often a 0 from a missing entry, and "
-        f"{np.mean(predicted < 1):.1%} of the predictions fall below 1 star."
+        f"From the real-data start every group is real: weights "
+        f"{', '.join(f'{p:.2f}' for p in result.mixture.p)}, the smallest the most probable "
+        f"group of {sizes.min()} users, variances {result.mixture.var.min():.2f} to "
+        f"{result.mixture.var.max():.2f}, none at the floor. The training log-likelihood is "
+        f"{result.log_likelihood - course_fit.log_likelihood:,.0f} nats higher than from the "
+        f"course's start."
+    )
+)
+
+# %% [markdown]
+# The first E-step scores the initial mixture. From the course's start, whose variances
+# count every missing entry as a 0 rating and are therefore wide, that first point lies far
+# below the rest; from the real-data start it does not. The main panel starts at
+# iteration 2 to show the rise, and the inset shows the whole traces.
+
+# %%
+fits = {
+    "course's start": (course_fit, PALETTE["orange"]),
+    "real-data start": (result, PALETTE["blue"]),
+}
+fig, ax = plt.subplots(figsize=(6.5, 4.8), layout="constrained")
+inset = ax.inset_axes([0.45, 0.1, 0.5, 0.42])
+for name, (fitted, colour) in fits.items():
+    iterations, trace = np.arange(1, fitted.n_iter + 1), np.array(fitted.trace)
+    ax.plot(iterations[1:], trace[1:], ".-", color=colour, label=name)
+    inset.plot(iterations, trace, ".-", color=colour, ms=3)
+ax.set_xlabel("EM iteration")
+ax.set_ylabel("log-likelihood (nats)")
+ax.set_title(f"EM on MovieLens u1, K = 4: the {train.n_ratings:,} training ratings")
+ax.yaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
+ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2)
+inset.set_title("all iterations, from the start", fontsize=9)
+inset.yaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
+inset.tick_params(labelsize=8)
+savefig("03_movielens_trace", fig)
+plt.show()
+
+# %% [markdown]
+# ## Predicting the held-out ratings
+#
+# The test file holds ratings the model never saw. `fill_matrix` with `pairs=` predicts just
+# those entries (a sparse matrix is never filled densely unless asked). On a sparse matrix
+# it clips the predictions to the range of the stored ratings, here 1-5 stars
+# (`scale=None` turns that off; on the course's dense matrix it fills exactly as the course
+# does, unclipped). `held_out_errors` from `cfcore.models` compares them with the true
+# ratings: RMSE and MAE averaged over the test ratings only. Both fits, unclipped and
+# clipped:
+
+# %%
+rows, cols, truth = test.triples()
+errors = {}
+print(
+    f"over the {truth.size:,} u1 test ratings:   outside 1-5   RMSE raw   RMSE clipped   MAE clipped"
+)
+for name, (fitted, _) in fits.items():
+    raw = em.fill_matrix(train.matrix, fitted.mixture, pairs=(rows, cols), scale=None)
+    predicted = em.fill_matrix(train.matrix, fitted.mixture, pairs=(rows, cols))
+    outside = np.mean((raw < 1 - 1e-9) | (raw > 5 + 1e-9))
+    errors[name] = (outside, held_out_errors(raw, truth)[0], *held_out_errors(predicted, truth))
+    print(
+        f"{name:>31}: {outside:11.1%} {errors[name][1]:10.4f} {errors[name][2]:14.4f} {errors[name][3]:13.4f}"
+    )
+rmse, mae = errors["real-data start"][2:]
+
+# %%
+course_outside, course_raw, course_rmse, _ = errors["course's start"]
+display(
+    Markdown(
+        f"From the course's start, {course_outside:.1%} of the raw predictions fall outside "
+        f"1-5 stars: the effect shown in the worked example, a group's mean for a movie none "
+        f"of its users rated stays at its initial value, often a 0 from a missing entry. "
+        f"Clipping them moves that fit's RMSE from {course_raw:.4f} to **{course_rmse:.4f}**. "
+        f"From the real-data start no mean is ever a copied 0, and its predictions stay in "
+        f"1-5 by themselves ({errors['real-data start'][0]:.1%} outside): a held-out RMSE of "
+        f"**{rmse:.4f}** stars over the {truth.size:,} test ratings (MAE {mae:.4f}), the "
+        f"course model's error on ratings it has not seen. That is "
+        f"{'lower' if rmse < course_rmse else 'higher'} than the clipped fit from the "
+        f"course's start, by {abs(rmse - course_rmse):.4f} stars"
+        + (
+            ", although its training log-likelihood is higher: a better fit to the training "
+            "ratings does not by itself predict unseen ones better (the course's start, with "
+            f"{(~real).sum()} groups of one or two users, is in effect a model with fewer groups). "
+            if rmse > course_rmse
+            else ", and its training log-likelihood is higher too. "
+        )
+        + "Notebook 04 chooses K on held-out ratings."
     )
 )
 
@@ -628,7 +693,11 @@ display(
 # %%
 display(
     Markdown(
-        f"- On MovieLens u1 (K = 4) that predicts the {truth.size:,} held-out test ratings "
-        f"with an RMSE of **{rmse:.4f}** stars."
+        f"- On a sparse matrix `fit` starts from the seeded users' observed ratings and the "
+        f"movies' mean ratings (the course's `common.init` is kept for its dense matrix, "
+        f"where it gives the course's numbers). On MovieLens u1 (K = 4) that predicts the "
+        f"{truth.size:,} held-out test ratings with an RMSE of **{rmse:.4f}** stars; the "
+        f"course's start, which leaves groups of one user, gives {course_rmse:.4f} once "
+        f"clipped to 1-5."
     )
 )

@@ -109,7 +109,10 @@ def test_em_steps_match_the_solutions_file(course, solutions, sparse):
 def netflix_fits(course, netflix_fit):
     X = course("netflix_incomplete")
     fits = {
-        (K, fmt): fit(sp.csr_matrix(X) if fmt == "sparse" else X, K, seeds=SEEDS, method="em")
+        # init="course": on sparse input fit's default is the real-data start
+        (K, fmt): fit(
+            sp.csr_matrix(X) if fmt == "sparse" else X, K, seeds=SEEDS, method="em", init="course"
+        )
         for K, fmt in ((1, "dense"), (1, "sparse"), (12, "sparse"))
     }
     return {**fits, (12, "dense"): netflix_fit}
@@ -132,7 +135,8 @@ def test_filled_netflix_matrix_has_the_course_rmse(course, netflix_fits, fmt):
     if fmt == "dense":
         filled = em.fill_matrix(X, mixture)
     else:
-        filled = em.fill_matrix(sp.csr_matrix(X), mixture, pairs="all")
+        # scale=None: the course's fill, unclipped (a sparse X is clipped by default)
+        filled = em.fill_matrix(sp.csr_matrix(X), mixture, pairs="all", scale=None)
     assert common.rmse(course("netflix_complete"), filled) == pytest.approx(
         0.48049085054006835, rel=1e-10
     )

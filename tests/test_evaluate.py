@@ -241,7 +241,7 @@ def test_a_ratings_file_is_split_into_five_seeded_folds(monkeypatch, tmp_path):
         folds = two_folds() * 2 + two_folds()[:1]
         return [renamed(fold, f"f{k}") for k, fold in enumerate(folds, start=1)]
 
-    monkeypatch.setattr(registry, "load_ratings", lambda p: f"loaded {p}")
+    monkeypatch.setattr(registry, "load_ratings", lambda p, **options: f"loaded {p}")
     monkeypatch.setattr(registry, "k_fold", k_fold)
     folds = load_folds(str(path))
     assert [f.name for f in folds] == ["f1", "f2", "f3", "f4", "f5"]

@@ -16,7 +16,7 @@ from cfcore.common import GaussianMixture, init
 from cfcore.data import make_ratings
 from cfcore.models import fit_biases, map_em, matched_accuracy
 from cfcore.models.mixtures import CourseMixture, ResidualMixture
-from cfcore.models.starts import init_observed
+from cfcore.models.starts import init_observed, init_observed_rows
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -135,7 +135,7 @@ def test_residual_mixture_without_biases_or_prior_is_the_course_model():
     model = ResidualMixture(
         3, sides=("users",), prior_variance=None, seeds=[2], biases=False, rating_scale=(-9, 9)
     ).fit(X)
-    mixture, post = init_observed(X, 3, 2)
+    mixture, post = init_observed_rows(X, 3, 2)  # ratings, not residuals: the real-data start
     fitted, _, _ = em.run(X, mixture, post)
     rows, cols = np.divmod(np.arange(400), 10)
     expected = em.predict_pairs(em.estep(X, fitted)[0], fitted.mu, rows, cols)

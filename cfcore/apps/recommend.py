@@ -42,6 +42,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .. import em
+from .._validation import check_non_negative, check_real
 from ..common import GaussianMixture, as_mixture
 from ..engine import observed
 
@@ -62,6 +63,7 @@ def user_row(ratings, d: int, name: str = "ratings") -> sp.csr_matrix:
             raise ValueError(f"{name} must be a (1, {d}) sparse row, got shape {ratings.shape}")
         row = sp.csr_matrix(ratings, dtype=np.float64)
     else:
+        check_real(ratings, name)
         try:
             dense = np.asarray(ratings, dtype=np.float64)
         except (TypeError, ValueError):
@@ -207,11 +209,25 @@ class UserFold:
     rated: np.ndarray
 
 
+def _check_item_arrays(d: int, K: int, item_ids, titles, support, min_support) -> None:
+    """item_ids, titles: (d,) or None; support: (K, d) or None; min_support: a number >= 0."""
+    for name, values in (("item_ids", item_ids), ("titles", titles)):
+        if values is not None and np.shape(values) != (d,):
+            raise ValueError(f"{name} must name the {d} items, got shape {np.shape(values)}")
+    if support is not None and np.shape(support) != (K, d):
+        raise ValueError(
+            f"support must be the ({K}, {d}) cluster_support of the training data, "
+            f"got shape {np.shape(support)}"
+        )
+    check_non_negative(min_support, "min_support")
+
+
 def best_items(user: UserFold, n, item_ids, titles, support, min_support, excluded=None):
     """The n candidates (unrated, supported, not excluded) with the highest prediction."""
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(f"n must be a positive number of recommendations, got {n!r}")
     d = user.predictions.shape[0]
+    _check_item_arrays(d, user.post.shape[0], item_ids, titles, support, min_support)
     if support is None:
         user_support = np.full(d, np.nan)
         candidates = ~user.rated

@@ -157,10 +157,14 @@ class Recommender:
         return user_row(columns, self.train.n_items)
 
     def fold_in(self, ratings: Mapping) -> UserFold:
-        """One E-step for a user given as {item id: rating}; no refit."""
+        """One E-step for a user given as {item id: rating}; no refit.
+
+        The predictions are clipped to the training data's declared scale.
+        """
         row = self.row(ratings)
         post = fold_in(self.space.encode(row), self.mixture)
         predictions = self.space.decode(row, predict(post, self.mixture)[None, :])[0]
+        predictions = np.clip(predictions, *self.train.scale)
         rated = np.zeros(self.train.n_items, dtype=bool)
         rated[row.indices] = True
         return UserFold(post, predictions, spread(post, self.mixture), rated)
@@ -244,8 +248,8 @@ def movielens_recommender(
 
     cfcore.em on the training ratings, best of ``seeds`` started from
     the "random" start (``models.random_responsibilities``: the course's start leaves
-    one-user components on data
-    this sparse); titles and genres from u.item. data: a ``load_movielens_100k()`` result
+    one-user components on data this sparse, where every mean starts near the item means);
+    titles and genres from u.item. data: a ``load_movielens_100k()`` result
     (default: loaded from $CFCORE_DATA, else downloaded). The same arguments return the
     same object: fitting happens once per process.
     """

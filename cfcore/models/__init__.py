@@ -11,7 +11,14 @@ from .fitting import FitResult, Selection, best_of_seeds, fit, held_out_log_like
 from .metrics import held_out_errors, matched_accuracy
 from .mixtures import CourseMixture, ResidualMixture
 from .registry import MODELS, make_models
-from .starts import STARTS, get_start, init_observed, random_responsibilities
+from .starts import (
+    STARTS,
+    default_start,
+    get_start,
+    init_observed,
+    init_observed_rows,
+    random_responsibilities,
+)
 from .surprise import SurpriseModel, surprise_available
 
 __all__ = [
@@ -30,12 +37,14 @@ __all__ = [
     "SurpriseModel",
     "UserMean",
     "best_of_seeds",
+    "default_start",
     "fit",
     "fit_biases",
     "get_start",
     "held_out_errors",
     "held_out_log_likelihood",
     "init_observed",
+    "init_observed_rows",
     "make_models",
     "matched_accuracy",
     "random_responsibilities",

@@ -6,6 +6,12 @@ scale and clips predictions to it, and refuses to return a non-finite prediction
 item absent from training gets the model's documented fallback (the global mean, or the
 biases with a zero offset). A subclass implements ``_fit(X)`` on a canonical CSR matrix and
 ``_predict(rows, cols)``.
+
+The scale every prediction is clipped to is, in this order: the model's ``rating_scale``,
+the declared scale of a RatingsData it is fitted on (never the training fold's range, which
+may miss the scale's ends), else the [min, max] of the training ratings. Any numeric scale
+works, negative included (e.g. -10..10): the training ratings are stored values of a CSR
+matrix, and a model that needs non-negative ratings shifts them by ``scale_[0]`` itself.
 """
 
 from __future__ import annotations
@@ -35,13 +41,14 @@ class Model(Protocol):
 def training_ratings(train, name: str = "train") -> tuple[sp.csr_matrix, tuple | None]:
     """(canonical float CSR matrix of the ratings, the declared scale or None).
 
-    train: RatingsData (its matrix and scale), a CSR matrix (stored = observed) or a dense
-    array (0 = missing).
+    train: RatingsData (its matrix and scale), a CSR matrix (stored = observed, any real
+    values, negative included) or a dense array (0 = missing, so nothing negative).
     """
     scale = None
     if isinstance(train, RatingsData):
         train, scale = train.matrix, train.scale
-    X = sp.csr_matrix(check_matrix(train, name, ratings=True, allow_sparse=True))
+    X = check_matrix(train, name, ratings=True, allow_sparse=True, allow_negative_sparse=True)
+    X = sp.csr_matrix(X)
     if X.nnz == 0:
         raise ValueError(f"{name} holds no ratings; every model needs at least one")
     return X, scale
@@ -50,7 +57,8 @@ def training_ratings(train, name: str = "train") -> tuple[sp.csr_matrix, tuple |
 class RatingModel:
     """Base of the cfcore models: checks input, records the rating scale, clips predictions.
 
-    rating_scale: (low, high) to clip to; None = [min, max] of the training ratings.
+    rating_scale: (low, high) to clip to; None = the declared scale of a RatingsData
+    train, else [min, max] of the training ratings (module docstring).
     """
 
     name = "model"
@@ -61,10 +69,15 @@ class RatingModel:
         self.rating_scale = None if rating_scale is None else check_scale(rating_scale)
 
     def fit(self, train) -> RatingModel:
-        X, _ = training_ratings(train)
+        X, declared = training_ratings(train)
         self.shape_ = X.shape
-        low, high = self.rating_scale or (X.data.min(), X.data.max())
+        low, high = self.rating_scale or declared or (X.data.min(), X.data.max())
         self.scale_ = (float(low), float(high))
+        if X.data.min() < low or X.data.max() > high:
+            raise ValueError(
+                f"{self.name}: train holds ratings from {X.data.min():g} to {X.data.max():g}, "
+                f"outside rating_scale {self.scale_}; pass the scale the ratings are on"
+            )
         self._fit(X)
         return self
 

@@ -17,7 +17,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .. import em, kmeans, naive_em
-from .._validation import check_seeds
+from .._validation import check_matrix, check_seeds
 from ..common import ConvergenceWarning, GaussianMixture, bic
 from ..engine import ProgressBar
 from .starts import get_start
@@ -83,7 +83,7 @@ def fit(
     min_variance: float | None = None,
     max_iter: int | None = None,
     progress: bool = False,
-    init="course",
+    init=None,
 ) -> FitResult:
     """Fit ``method`` from every seed and keep the best run.
 
@@ -91,14 +91,16 @@ def fit(
     X: (n, d) array (0 = missing for "em") or, for "em", a CSR matrix.
     min_variance: the variance floor (None = the module's default: 0.25 for em, 0 for naive_em).
     progress: show a tqdm bar per seed with iteration, log-likelihood and relative change.
-    init: a name in ``starts.STARTS`` ("course", the course's K seeded rows; "random", the
-    start that suits very sparse ratings; "observed") or f(X, K, seed) -> (mixture, post).
+    init: a name in ``starts.STARTS`` ("course", the course's K seeded rows; "observed-rows",
+    the same rows' observed ratings with item means elsewhere; "random", the start that
+    suits very sparse ratings; "observed") or f(X, K, seed) -> (mixture, post); None =
+    ``starts.default_start(X)``: "course" for a dense X, "observed-rows" for a CSR matrix.
     Warns with ``ConvergenceWarning`` when the best run stopped at max_iter.
     """
     module = _check_method(method)
     if method == "kmeans" and min_variance is not None:
         raise ValueError("min_variance applies to EM only; k-means has no variance floor")
-    start = get_start(init)
+    start = get_start(init, X)
     options = {} if min_variance is None else {"min_variance": min_variance}
 
     def run_one(seed):
@@ -153,10 +155,12 @@ def held_out_log_likelihood(train, test, mixture: GaussianMixture) -> float:
     em.log_likelihood(train + test) - em.log_likelihood(train): the chain rule, with no new
     code. train, test: (n, d) ratings over disjoint entries (dense with 0 = missing, or CSR).
     """
-    if np.shape(train) != np.shape(test):
+    train = check_matrix(train, "train", ratings=True, allow_sparse=True)
+    test = check_matrix(test, "test", ratings=True, allow_sparse=True)
+    if train.shape != test.shape:
         raise ValueError(
             f"train and test must rate the same users and items, got shapes "
-            f"{np.shape(train)} and {np.shape(test)}"
+            f"{train.shape} and {test.shape}"
         )
     train_ll = em.log_likelihood(train, mixture)
     if sp.issparse(train) or sp.issparse(test):

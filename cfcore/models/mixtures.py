@@ -35,15 +35,15 @@ import numpy as np
 
 from .. import em
 from .._validation import check_seeds
-from ..common import MIN_VARIANCE, ConvergenceWarning
+from ..common import MIN_VARIANCE, ConvergenceWarning, GaussianMixture
 from ..data import holdout
-from ..engine import RatingBlocks, prepare, transpose
+from ..engine import RatingBlocks, prepare, transpose, with_data
 from . import map_em
 from .base import RatingModel
 from .baselines import Biases, fit_biases
 from .fitting import fit, select_k
 from .metrics import held_out_errors
-from .starts import init_observed
+from .starts import init_observed, init_observed_rows
 
 
 class CourseMixture(RatingModel):
@@ -53,9 +53,15 @@ class CourseMixture(RatingModel):
     select="validation": the K with the lowest RMSE on ``validation_fraction`` of the
     training ratings held out (seeded), each K fitted on the rest; then refitted on all of
     train. Neither looks at the test fold.
-    Predicts sum_j post_uj mu_ji, as ``em.fill_matrix`` does. An item nobody rated in
-    training keeps its initial mean (the course's rule), so it is predicted by the global
-    training mean instead; a user without ratings gets the mixture mean sum_j p_j mu_j.
+    Predicts sum_j post_uj mu_ji, as ``em.fill_matrix`` does. EM starts from the real-data
+    start (``starts.init_observed_rows``: the seeded users' observed ratings, the item's mean
+    where they did not rate it), and a mean without support keeps its start value, so an
+    item nobody rated in training is predicted by the global training mean; a user without
+    ratings gets the mixture mean sum_j p_j mu_j.
+    Any numeric rating scale works: EM needs ratings >= 0, so it runs on x_ui - low, with
+    low = ``scale_[0]`` (the declared or given scale's low end), and low is added back to
+    the means (``mixture_`` is in the ratings' own frame; ``selection_``'s fits are in the
+    shifted one: add ``scale_[0]`` to their means); no result depends on the shift.
     """
 
     name = "course-em"
@@ -73,22 +79,24 @@ class CourseMixture(RatingModel):
         if select not in ("bic", "validation"):
             raise ValueError(f"select must be 'bic' or 'validation', got {select!r}")
         super().__init__(name=name, rating_scale=rating_scale)
-        self.Ks, self.seeds, self.select = tuple(Ks), tuple(seeds), select
+        self.Ks, self.seeds, self.select = tuple(Ks), tuple(check_seeds(seeds)), select
         self.validation_fraction = validation_fraction
 
     def _fit(self, X):
         Ks = [K for K in self.Ks if K <= X.shape[0]]
+        shift = self.scale_[0]
+        shifted = with_data(X, X.data - shift)  # >= 0, every stored entry still observed
         if self.select == "bic":
-            self.selection_ = select_k(X, Ks, seeds=self.seeds)
+            self.selection_ = select_k(shifted, Ks, seeds=self.seeds, init="observed-rows")
             self.K_ = self.selection_.best_k
             result = self.selection_.best
         else:
             self.validation_rmse_ = self._validation_rmse(X, Ks)
             self.K_ = min(Ks, key=lambda K: (self.validation_rmse_[K], K))
-            result = fit(X, self.K_, seeds=self.seeds)
-        self.post_, self.mu_ = result.post, result.mixture.mu  # post: of that very mixture
-        self.item_rated_ = np.bincount(X.indices, minlength=X.shape[1]) > 0
-        self.mean_ = float(X.data.mean())
+            result = fit(shifted, self.K_, seeds=self.seeds, init="observed-rows")
+        mu, var, p = result.mixture
+        self.mixture_ = GaussianMixture(mu + shift, var, p)
+        self.post_, self.mu_ = result.post, self.mixture_.mu  # post: of that very mixture
 
     def _validation_rmse(self, X, Ks) -> dict[int, float]:
         """{K: RMSE on a seeded validation split of X, each K fitted on the remainder}."""
@@ -101,8 +109,7 @@ class CourseMixture(RatingModel):
         return scores
 
     def _predict(self, rows, cols):
-        predictions = em.predict_pairs(self.post_, self.mu_, rows, cols)
-        return np.where(self.item_rated_[cols], predictions, self.mean_)
+        return em.predict_pairs(self.post_, self.mu_, rows, cols)
 
 
 class ResidualMixture(RatingModel):
@@ -114,6 +121,9 @@ class ResidualMixture(RatingModel):
     seeded initialisations, one fit each, predictions averaged; biases=False fits the mixture
     to the raw ratings (with sides=("users",), prior_variance=None and one seed that is the
     course model at a fixed K). Unseen users/items: offset 0 and posterior = the weights p.
+    Start: ``init_observed`` on the residuals, where a coordinate the seeded user did not
+    rate starts at 0, the prior mean ("no correction to the biases"); with biases=False the
+    values are ratings, so it is ``init_observed_rows`` (item means there, never a 0).
     """
 
     name = "residual-mixture"
@@ -164,7 +174,8 @@ class ResidualMixture(RatingModel):
 
     def _fit_one(self, data: RatingBlocks, seed: int) -> tuple[np.ndarray, np.ndarray]:
         """One seeded MAP-EM run; returns (post of a final E-step, mu)."""
-        mixture, post = init_observed(data, self.K, seed, self.min_variance)
+        start = init_observed if self.use_biases else init_observed_rows
+        mixture, post = start(data, self.K, seed, self.min_variance)
         outcome = map_em.run_full(
             data,
             mixture,

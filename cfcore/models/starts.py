@@ -10,7 +10,18 @@ Every start is f(X, K, seed) -> (mixture, post) with post: (n, K).
     near the item means, which suits ratings as sparse as MovieLens 100K.
 ``observed``
     The course's seeded rows, with the variance measured over observed entries only
-    (``init_observed``): the start of the residual mixture.
+    (``init_observed``): the start of the residual mixture, whose ratings are residuals, so
+    that a coordinate the seeded user did not rate starts at 0, the prior mean ("no
+    correction to the biases").
+``observed-rows``
+    The real-data start (``init_observed_rows``): the course's seeded rows, their observed
+    ratings only; a coordinate the seeded user did not rate starts at the item's mean rating
+    (the global mean for an item nobody rated), never at a copied "missing" 0; the variance
+    over observed entries as ``observed``. The default of ``fit`` on CSR or RatingsData.
+
+``default_start(X)`` says which start ``fit(X, K)`` uses when no ``init`` is given: "course"
+for the course's dense matrix (0 = missing: the course's exact numbers), "observed-rows" for
+a sparse matrix or a RatingsData.
 """
 
 from __future__ import annotations
@@ -18,9 +29,10 @@ from __future__ import annotations
 import numpy as np
 
 from .. import em
-from .._validation import check_n_components, check_non_negative
+from .._validation import check_n_components, check_non_negative, check_seed, is_sparse
 from ..common import MIN_VARIANCE, GaussianMixture, init, squared_distances
-from ..engine import observed, prepare, sum_over_blocks
+from ..data import RatingsData
+from ..engine import RatingBlocks, observed, prepare, sum_over_blocks
 
 
 def random_responsibilities(X, K: int, seed: int = 0) -> tuple[GaussianMixture, np.ndarray]:
@@ -65,6 +77,67 @@ def init_observed(
     data = prepare(X, allow_negative=True)
     mixture, post = init(data.X, K, seed)  # seeded rows of the stored ratings
     mu = mixture.mu + data.shift
+    return GaussianMixture(mu, _observed_variance(data, mu, min_variance), mixture.p), post
+
+
+def init_observed_rows(
+    X, K: int, seed: int = 0, min_variance: float = MIN_VARIANCE
+) -> tuple[GaussianMixture, np.ndarray]:
+    """The real-data start: the course's seeded rows, observed ratings only.
+
+    The K users are the course's (``np.random.RandomState(seed).choice(n, K,
+    replace=False)``, as ``common.init``). mu_ji = x_{u_j i}, the rating the j-th seeded user
+    u_j gave item i, where u_j rated it; elsewhere the item's mean rating over X
+    (sum_u x_ui [i in C_u] / sum_u [i in C_u]), or the global mean rating for an item
+    nobody rated. Nowhere is a missing entry read as a 0 rating, and since the M-step keeps
+    a mean without support at its start value, no mean ever becomes a copied 0.
+    var_j = max(min_variance, sum_u sum_{i in C_u} (x_ui - mu_ji)^2 / sum_u |C_u|), as in
+    ``init_observed``; p and post are uniform.
+    X: (n, d) dense (0 = missing), CSR (stored values may be negative), a RatingsData or
+    ``engine.prepare(X)``. Returns (mixture, post), post: (n, K).
+    """
+    data = prepare(_matrix(X), allow_negative=True)
+    n, d = data.X.shape
+    K = check_n_components(K, n)
+    users = np.random.RandomState(check_seed(seed)).choice(n, K, replace=False)
+    mu = np.tile(_item_means(data), (K, 1))  # in the stored frame
+    for j, u in enumerate(users):
+        values, seen = _user_row(data, int(u))
+        mu[j, seen] = values[seen]
+    mu += data.shift
+    var = _observed_variance(data, mu, min_variance)
+    return GaussianMixture(mu, var, np.full(K, 1.0 / K)), np.full((n, K), 1.0 / K)
+
+
+def _matrix(X):
+    return X.matrix if isinstance(X, RatingsData) else X
+
+
+def _item_means(data: RatingBlocks) -> np.ndarray:
+    """Every item's mean stored rating; the global mean for an item nobody rated: (d,)."""
+
+    def column_sums(b: int) -> np.ndarray:
+        R = data.blocks[b]
+        sums = [np.asarray(A.sum(axis=0), dtype=np.float64).ravel() for A in (R.X, R.M)]
+        return np.stack(sums)
+
+    totals, support = sum_over_blocks(column_sums, data)
+    global_mean = totals.sum() / max(support.sum(), 1.0)
+    return np.where(support > 0, totals / np.maximum(support, 1.0), global_mean)
+
+
+def _user_row(data: RatingBlocks, u: int) -> tuple[np.ndarray, np.ndarray]:
+    """User u's stored ratings and observed indicator: two (d,) arrays."""
+    b = int(np.searchsorted(data.starts, u, side="right")) - 1
+    R, i = data.blocks[b], u - int(data.starts[b])
+    values, seen = R.X[i : i + 1], R.M[i : i + 1]
+    if is_sparse(values):
+        values, seen = values.toarray(), seen.toarray()
+    return np.asarray(values, dtype=np.float64).ravel(), np.asarray(seen).ravel() > 0
+
+
+def _observed_variance(data: RatingBlocks, mu: np.ndarray, min_variance) -> np.ndarray:
+    """max(min_variance, sum_u sum_{i in C_u} (x_ui - mu_ji)^2 / sum_u |C_u|): (K,)."""
     means = data.stored(mu).T
     totals = sum_over_blocks(
         lambda b: squared_distances(
@@ -79,21 +152,40 @@ def init_observed(
         raise ValueError(
             "X: the initial variance over observed entries is 0; pass min_variance > 0"
         )
-    return GaussianMixture(mu, var, mixture.p), post
+    return var
 
 
 #: name -> start f(X, K, seed) -> (mixture, post)
-STARTS = {"course": init, "random": random_responsibilities, "observed": init_observed}
+STARTS = {
+    "course": init,
+    "random": random_responsibilities,
+    "observed": init_observed,
+    "observed-rows": init_observed_rows,
+}
 
 
-def get_start(start):
-    """A start by name (``STARTS``), or a function f(X, K, seed) -> (mixture, post) as it is."""
+def default_start(X) -> str:
+    """The start ``fit`` uses without ``init``: "course" for a dense X, else "observed-rows".
+
+    The course's dense matrix (0 = missing) keeps the course's start and numbers; a sparse
+    matrix or a RatingsData holds real data, where a copied "missing" 0 would be a rating.
+    """
+    sparse = isinstance(X, RatingsData | RatingBlocks) or is_sparse(X)
+    return "observed-rows" if sparse else "course"
+
+
+def get_start(start, X=None):
+    """A start by name (``STARTS``), or a function f(X, K, seed) -> (mixture, post) as it is.
+
+    start=None: ``default_start(X)``.
+    """
+    if start is None:
+        start = default_start(X)
     if callable(start):
         return start
     if not isinstance(start, str):
         raise TypeError(
-            f"init must be a start's name {list(STARTS)} or a function f(X, K, seed), "
-            f"got {start!r}"
+            f"init must be a start's name {list(STARTS)} or a function f(X, K, seed), got {start!r}"
         )
     if start not in STARTS:
         raise ValueError(f"init must be one of {list(STARTS)} or a function, got {start!r}")

@@ -68,7 +68,8 @@ def trainset_from_csr(X: sp.csr_matrix, rating_scale: tuple[float, float]):
 class SurpriseModel:
     """One Surprise algorithm as a Model: ``SurpriseModel("svd")`` or any of ALGORITHMS.
 
-    params override the defaults in ALGORITHMS; rating_scale None = [min, max] of train.
+    params override the defaults in ALGORITHMS; rating_scale None = the declared scale of a
+    RatingsData train, else [min, max] of train.
     """
 
     def __init__(self, algorithm: str, *, name: str | None = None, rating_scale=None, **params):
@@ -85,8 +86,8 @@ class SurpriseModel:
     def fit(self, train) -> SurpriseModel:
         import surprise
 
-        X, _ = training_ratings(train)
-        scale = self.rating_scale or (float(X.data.min()), float(X.data.max()))
+        X, declared = training_ratings(train)
+        scale = self.rating_scale or declared or (float(X.data.min()), float(X.data.max()))
         self.shape_ = X.shape
         self.algo_ = getattr(surprise, self.class_name)(**self.params)
         self.algo_.fit(trainset_from_csr(X, scale))

@@ -29,7 +29,7 @@ HANDLED = (
     FloatingPointError,
     MemoryError,
     OSError,
-    UnicodeDecodeError,
+    RuntimeError,
 )
 #: a warning when more than this share of a fold's test users (or items) is cold
 COLD_SHARE = 0.5
@@ -237,7 +237,7 @@ def _evaluate_each(models, folds, progress: bool):
     for model in models:
         try:
             results += evaluate([model], folds, progress=progress)
-        except (ValueError, FloatingPointError, MemoryError, TypeError) as err:
+        except (ValueError, FloatingPointError, MemoryError, TypeError, RuntimeError) as err:
             failures.append(f"{getattr(model, 'name', model)} failed: {one_line(err)}")
     return results, failures
 

@@ -125,11 +125,11 @@ display(Markdown(f"{1 - train.density:.1%} of the training matrix's entries are 
 
 # %%
 ratings_view = widgets.EMData.ratings(train, "MovieLens 100K u1 training ratings")
-runs = {start: widgets.run_em(ratings_view, K=4, seed=0, start=start) for start in widgets.STARTS}
+runs = {start: widgets.run_em(ratings_view, K=4, seed=0, start=start) for start in widgets.START_LABELS}
 for start, run in runs.items():
     weights = ", ".join(f"{p:.3f}" for p in run.mixtures[-1].p)
     print(
-        f"{widgets.STARTS[start]:33s} p = [{weights}]  "
+        f"{widgets.START_LABELS[start]:33s} p = [{weights}]  "
         f"log-likelihood {run.log_likelihoods[-1]:,.1f}"
     )
 

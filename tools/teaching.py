@@ -76,17 +76,18 @@ def grade(
 ) -> tuple[float, float, dict[str, tuple]]:
     """Grade a notebook locally: (score, possible, {question: (score, max_score)}).
 
-    The autograder is dist/autograder/<notebook's name>.zip, built first if absent.
+    The autograder is dist/autograder/<notebook's name>.zip, (re)built first when it is
+    absent or older than the source notebook.
     strict: fail if any cell of the notebook raises (otter otherwise grades what ran), the
     check that a student notebook runs top to bottom with its stubs unfilled.
     """
     notebook = Path(notebook).resolve()
     zipped = dist / "autograder" / f"{notebook.stem}.zip"
-    if not zipped.is_file():
-        source = NOTEBOOKS / notebook.name
-        if not source.is_file():
-            raise FileNotFoundError(f"{notebook.name} is not one of the notebooks/ with exercises")
-        build_one(source, dist)
+    source = NOTEBOOKS / notebook.name
+    if not source.is_file():
+        raise FileNotFoundError(f"{notebook.name} is not one of the notebooks/ with exercises")
+    if not zipped.is_file() or zipped.stat().st_mtime < source.stat().st_mtime:
+        build_one(source, dist)  # absent, or older than the notebook's tests
     with tempfile.TemporaryDirectory() as scratch:
         subprocess.run(
             [

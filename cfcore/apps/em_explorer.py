@@ -73,7 +73,7 @@ class EMData:
 
 
 #: the starts of ``cfcore.models.STARTS`` the explorer offers, with their labels
-STARTS = {"course": "K rows of the data (the course)", "random": "random responsibilities"}
+START_LABELS = {"course": "K rows of the data (the course)", "random": "random responsibilities"}
 
 
 @dataclass(frozen=True)
@@ -108,8 +108,8 @@ def run_em(data: EMData, K: int, seed: int, start: str = "course", max_iter: int
     (``models.random_responsibilities``; ratings only). A start or run that fails (K
     larger than the data, a collapsed component) gives an EMRun whose ``error`` says why.
     """
-    if start not in STARTS:
-        raise ValueError(f"start must be one of {list(STARTS)}, got {start!r}")
+    if start not in START_LABELS:
+        raise ValueError(f"start must be one of {list(START_LABELS)}, got {start!r}")
     if start == "random" and data.kind != "ratings":
         raise ValueError("start='random' needs ratings; 2-D points start from K rows")
     return _run_em(data, int(K), int(seed), start, max_iter)
@@ -144,7 +144,7 @@ def em_summary(run: EMRun, iteration: int | None = None) -> str:
     n, d = data.X.shape
     head = (
         f"EM on {data.name} ({n:,} x {d:,}), K = {run.K}, seed {run.seed}, start: "
-        f"{STARTS[run.start]}"
+        f"{START_LABELS[run.start]}"
     )
     if run.error is not None:
         return f"{head}\nEM could not run: {run.error}"
@@ -238,7 +238,7 @@ class EMExplorer(Explorer):
         )
         self.seed_choice = widgets.Dropdown(options=list(range(10)), value=seed, description="seed")
         self.start_choice = widgets.Dropdown(
-            options=[(label, key) for key, label in STARTS.items()],
+            options=[(label, key) for key, label in START_LABELS.items()],
             value="course",
             description="start",
             style=style,

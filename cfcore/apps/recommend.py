@@ -55,6 +55,8 @@ def user_row(ratings, d: int, name: str = "ratings") -> sp.csr_matrix:
 
     ratings: {column: rating} mapping, a (d,) array with 0 = missing (the course's format),
     or a (1, d) sparse matrix (stored entries = ratings). Ratings must be finite and >= 0.
+    A mapping or a sparse row keeps a given 0 as a rating of 0, the array form reads it as
+    missing; the scale is not checked here (``Recommender.row`` checks it against the data's).
     """
     if isinstance(ratings, Mapping):
         row = _row_from_mapping(ratings, d, name)
@@ -222,12 +224,18 @@ def _check_item_arrays(d: int, K: int, item_ids, titles, support, min_support) -
     check_non_negative(min_support, "min_support")
 
 
+def _plain(value):
+    """A numpy scalar as the Python value it holds; anything else as it is."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def best_items(user: UserFold, n, item_ids, titles, support, min_support, excluded=None):
     """The n candidates (unrated, supported, not excluded) with the highest prediction."""
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(f"n must be a positive number of recommendations, got {n!r}")
     d = user.predictions.shape[0]
     _check_item_arrays(d, user.post.shape[0], item_ids, titles, support, min_support)
+    item_ids = None if item_ids is None else np.asarray(item_ids)  # a list works too
     if support is None:
         user_support = np.full(d, np.nan)
         candidates = ~user.rated
@@ -241,7 +249,7 @@ def best_items(user: UserFold, n, item_ids, titles, support, min_support, exclud
     return [
         Recommendation(
             item=int(i),
-            item_id=int(i) if item_ids is None else item_ids[i].item(),
+            item_id=int(i) if item_ids is None else _plain(item_ids[i]),
             title="" if titles is None else str(titles[i]),
             predicted=float(user.predictions[i]),
             spread=float(user.spread[i]),

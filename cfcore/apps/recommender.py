@@ -254,12 +254,17 @@ def movielens_recommender(
     same object: fitting happens once per process.
     """
     if data is None:
-        from ..data import load_movielens_100k
-
-        data = load_movielens_100k()
+        data = _default_movielens()  # one load per process, so the fit below is cached too
     if fold not in data.folds:
         raise ValueError(f"fold must be one of {sorted(data.folds)}, got {fold!r}")
     return _fitted_movielens(data, fold, K, tuple(seeds), float(min_support))
+
+
+@functools.lru_cache(maxsize=1)
+def _default_movielens():
+    from ..data import load_movielens_100k
+
+    return load_movielens_100k()
 
 
 @functools.lru_cache(maxsize=8)

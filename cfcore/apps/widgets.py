@@ -25,7 +25,7 @@ carries a CSS class (``cfcore-...``) by which a browser test finds it.
 
 from __future__ import annotations
 
-from .em_explorer import STARTS, EMData, EMExplorer, EMRun, em_figure, em_summary, run_em
+from .em_explorer import START_LABELS, EMData, EMExplorer, EMRun, em_figure, em_summary, run_em
 from .render import bar, figure_png, format_posterior, format_profiles, format_recommendations, pre
 from .user_explorers import (
     RateAndRecommend,
@@ -42,7 +42,7 @@ from .user_explorers import (
 )
 
 __all__ = [
-    "STARTS",
+    "START_LABELS",
     "EMData",
     "EMExplorer",
     "EMRun",

@@ -116,6 +116,11 @@ def prepare(
     if isinstance(X, RatingBlocks):
         return X
     if isinstance(X, Ratings):
+        if X.X.dtype != np.float64:
+            raise TypeError(
+                "X is a float32 block of prepare(..., dtype=np.float32), whose ratings are "
+                "stored minus a shift the block does not carry; pass the RatingBlocks itself"
+            )
         return RatingBlocks(X.X, (X,), np.array([0, X.X.shape[0]]), 1)
     X = check_matrix(X, ratings=True, allow_sparse=True, allow_negative_sparse=allow_negative)
     dtype = _check_dtype(dtype)
@@ -172,6 +177,13 @@ def observed(X, *, allow_negative: bool = False) -> Ratings:
     as one block (``allow_negative`` as in ``prepare``)."""
     if isinstance(X, Ratings):
         return X
+    if isinstance(X, RatingBlocks):
+        if len(X.blocks) != 1 or X.shift:
+            raise ValueError(
+                "X is a RatingBlocks of several blocks (or shifted float32 ratings); pass the "
+                "ratings matrix itself, which observed lays out as one float64 block"
+            )
+        return X.blocks[0]
     return prepare(X, block_size=_ALL_USERS, threads=1, allow_negative=allow_negative).blocks[0]
 
 

@@ -19,6 +19,7 @@ import scipy.sparse as sp
 from .. import em, kmeans, naive_em
 from .._validation import check_matrix, check_seeds
 from ..common import ConvergenceWarning, GaussianMixture, bic
+from ..data import RatingsData
 from ..engine import ProgressBar
 from .starts import get_start
 
@@ -98,6 +99,7 @@ def fit(
     Warns with ``ConvergenceWarning`` when the best run stopped at max_iter.
     """
     module = _check_method(method)
+    X = X.matrix if isinstance(X, RatingsData) else X  # its ratings; default_start sees CSR
     if method == "kmeans" and min_variance is not None:
         raise ValueError("min_variance applies to EM only; k-means has no variance floor")
     start = get_start(init, X)
@@ -162,16 +164,23 @@ def held_out_log_likelihood(train, test, mixture: GaussianMixture) -> float:
             f"train and test must rate the same users and items, got shapes "
             f"{train.shape} and {test.shape}"
         )
-    train_ll = em.log_likelihood(train, mixture)
     if sp.issparse(train) or sp.issparse(test):
         both = sp.csr_matrix(train) + sp.csr_matrix(test)
-        overlap = sp.csr_matrix(train).multiply(sp.csr_matrix(test)).nnz
+        # stored = observed, a stored 0 included: compare the patterns, not the values
+        overlap = _pattern(train).multiply(_pattern(test)).nnz
     else:
         both = np.asarray(train, dtype=float) + np.asarray(test, dtype=float)
         overlap = int(np.count_nonzero((np.asarray(train) != 0) & (np.asarray(test) != 0)))
     if overlap:
         raise ValueError(f"train and test share {overlap} entries; held-out ratings must be new")
-    return em.log_likelihood(both, mixture) - train_ll
+    return em.log_likelihood(both, mixture) - em.log_likelihood(train, mixture)
+
+
+def _pattern(X) -> sp.csr_matrix:
+    """The 0/1 indicator of observed entries: stored ones of a CSR matrix, non-zeros of a
+    dense one."""
+    X = sp.csr_matrix(X)
+    return sp.csr_matrix((np.ones(X.nnz), X.indices, X.indptr), shape=X.shape)
 
 
 @dataclass

@@ -150,6 +150,11 @@ class ResidualMixture(RatingModel):
         self.K, self.seeds = K, tuple(check_seeds(seeds))
         self.prior_variance = map_em.check_prior_variance(prior_variance)
         self.reg_user, self.reg_item, self.use_biases = reg_user, reg_item, biases
+        if not biases and self.prior_variance is not None:
+            raise ValueError(
+                "prior_variance: the prior pulls cluster means toward 0, 'no correction to the "
+                "biases', which suits residuals only; with biases=False pass prior_variance=None"
+            )
         self.min_variance, self.max_iter = min_variance, max_iter
 
     def _fit(self, X):

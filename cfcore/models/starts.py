@@ -52,11 +52,8 @@ def random_responsibilities(X, K: int, seed: int = 0) -> tuple[GaussianMixture, 
     R = observed(X)
     n, d = R.X.shape
     K = check_n_components(K, n)
-    post = np.random.default_rng(seed).dirichlet(np.ones(K), size=n)
-    totals = np.asarray(R.X.sum(axis=0), dtype=np.float64).ravel()
-    support = np.asarray(R.M.sum(axis=0), dtype=np.float64).ravel()
-    global_mean = totals.sum() / max(support.sum(), 1.0)
-    item_means = np.where(support > 0, totals / np.maximum(support, 1.0), global_mean)
+    post = np.random.default_rng(check_seed(seed)).dirichlet(np.ones(K), size=n)
+    item_means = _item_means(prepare(R))  # R as one block: the same sums as R's own
     start = GaussianMixture(np.tile(item_means, (K, 1)), np.ones(K), np.full(K, 1.0 / K))
     return em.mstep(R, post, start), post
 

@@ -12,8 +12,9 @@ from hypothesis import strategies as st
 from synthetic import incomplete_ratings, random_ratings
 
 from cfcore import em, engine
-from cfcore.common import GaussianMixture, init
-from cfcore.data import make_ratings
+from cfcore.common import ConvergenceWarning, GaussianMixture, init
+from cfcore.data import RatingsData, make_ratings
+from cfcore.engine import with_data
 from cfcore.models import fit_biases, map_em, matched_accuracy
 from cfcore.models.mixtures import CourseMixture, ResidualMixture
 from cfcore.models.starts import init_observed, init_observed_rows
@@ -135,8 +136,10 @@ def test_residual_mixture_without_biases_or_prior_is_the_course_model():
     model = ResidualMixture(
         3, sides=("users",), prior_variance=None, seeds=[2], biases=False, rating_scale=(-9, 9)
     ).fit(X)
-    mixture, post = init_observed_rows(X, 3, 2)  # ratings, not residuals: the real-data start
-    fitted, _, _ = em.run(X, mixture, post)
+    floor = model.min_variance_  # 0.25 on 1-5 stars, times (18 / 4)^2 on this -9..9 scale
+    assert floor == 0.25 * (18 / 4) ** 2
+    mixture, post = init_observed_rows(X, 3, 2, floor)  # ratings, not residuals: real-data start
+    fitted, _, _ = em.run(X, mixture, post, min_variance=floor)
     rows, cols = np.divmod(np.arange(400), 10)
     expected = em.predict_pairs(em.estep(X, fitted)[0], fitted.mu, rows, cols)
     np.testing.assert_allclose(model.predict(rows, cols), expected, rtol=1e-12)
@@ -211,3 +214,28 @@ def test_course_mixture_can_choose_k_on_a_validation_split_of_the_training_matri
     assert set(scores) == {1, 2, 3} and model.K_ == min(scores, key=scores.get)
     with pytest.raises(ValueError, match="select"):
         CourseMixture(select="test")
+
+
+@pytest.mark.parametrize("a, b", [(2.0, -2.0), (0.5, 0.0), (2.5, -2.5)])  # 0-8, half stars, 0-10
+def test_residual_mixture_settings_follow_the_rating_scale(a, b):
+    """On ratings a x + b, on the scale a [1, 5] + b, the predictions are a yhat + b.
+
+    Biases are linear in the ratings, and the floor and the prior variance scale by a^2
+    (``scaled_variance``), so the posteriors are the same and every mean scales by a. The
+    stopping rule compares log-likelihoods, which shift by log a per rating, so both run a
+    fixed number of iterations.
+    """
+    X = sp.csr_matrix(random_ratings(np.random.default_rng(3), 30, 12, 0.5))
+    stretched = with_data(X, a * X.data + b)
+    settings = dict(seeds=range(2), max_iter=8)
+    with pytest.warns(ConvergenceWarning):
+        model = ResidualMixture(3, **settings).fit(RatingsData.from_csr(X, scale=(1, 5)))
+    scale = (a * 1 + b, a * 5 + b)
+    with pytest.warns(ConvergenceWarning):
+        other = ResidualMixture(3, **settings).fit(RatingsData.from_csr(stretched, scale=scale))
+    assert other.min_variance_ == pytest.approx(0.25 * a**2)
+    assert other.prior_variance_ == pytest.approx(0.16 * a**2)
+    rows, cols = np.divmod(np.arange(360), 12)
+    np.testing.assert_allclose(
+        other.predict(rows, cols), a * model.predict(rows, cols) + b, rtol=1e-9, atol=1e-9
+    )

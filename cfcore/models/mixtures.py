@@ -46,6 +46,23 @@ from .metrics import held_out_errors
 from .starts import init_observed, init_observed_rows
 
 
+#: the width of the scale the variance settings are stated on: 1-5 stars
+REFERENCE_SCALE_WIDTH = 4.0
+
+
+def scaled_variance(variance: float | None, scale: tuple[float, float]) -> float | None:
+    """A variance stated on a 1-5 scale, in the squared units of ``scale`` (low, high).
+
+    variance * ((high - low) / 4)^2: a floor of 0.25 (half a star, squared) on 1-5 stars is
+    the same half-a-fifth-of-the-range on 0-10 (1.5625) or on 0.5-5 half stars. On a scale
+    of width 4 the factor is exactly 1, so 1-5 results do not change. None stays None.
+    """
+    if variance is None:
+        return None
+    low, high = scale
+    return variance * ((high - low) / REFERENCE_SCALE_WIDTH) ** 2
+
+
 class CourseMixture(RatingModel):
     """The course model: ``em`` on the training ratings, best of ``seeds``, K from ``Ks``.
 
@@ -61,7 +78,8 @@ class CourseMixture(RatingModel):
     Any numeric rating scale works: EM needs ratings >= 0, so it runs on x_ui - low, with
     low = ``scale_[0]`` (the declared or given scale's low end), and low is added back to
     the means (``mixture_`` is in the ratings' own frame; ``selection_``'s fits are in the
-    shifted one: add ``scale_[0]`` to their means); no result depends on the shift.
+    shifted one: add ``scale_[0]`` to their means); no result depends on the shift. The
+    variance floor, 0.25 on 1-5 stars, follows the scale (``scaled_variance``).
     """
 
     name = "course-em"
@@ -86,14 +104,19 @@ class CourseMixture(RatingModel):
         Ks = [K for K in self.Ks if K <= X.shape[0]]
         shift = self.scale_[0]
         shifted = with_data(X, X.data - shift)  # >= 0, every stored entry still observed
+        options = dict(
+            seeds=self.seeds,
+            init="observed-rows",
+            min_variance=scaled_variance(MIN_VARIANCE, self.scale_),
+        )
         if self.select == "bic":
-            self.selection_ = select_k(shifted, Ks, seeds=self.seeds, init="observed-rows")
+            self.selection_ = select_k(shifted, Ks, **options)
             self.K_ = self.selection_.best_k
             result = self.selection_.best
         else:
             self.validation_rmse_ = self._validation_rmse(X, Ks)
             self.K_ = min(Ks, key=lambda K: (self.validation_rmse_[K], K))
-            result = fit(shifted, self.K_, seeds=self.seeds, init="observed-rows")
+            result = fit(shifted, self.K_, **options)
         mu, var, p = result.mixture
         self.mixture_ = GaussianMixture(mu + shift, var, p)
         self.post_, self.mu_ = result.post, self.mixture_.mu  # post: of that very mixture
@@ -124,6 +147,10 @@ class ResidualMixture(RatingModel):
     Start: ``init_observed`` on the residuals, where a coordinate the seeded user did not
     rate starts at 0, the prior mean ("no correction to the biases"); with biases=False the
     values are ratings, so it is ``init_observed_rows`` (item means there, never a 0).
+    prior_variance and min_variance are stated on a 1-5 scale and follow the data's scale
+    (``scaled_variance``: times ((high - low) / 4)^2); ``prior_variance_`` and
+    ``min_variance_`` are the values used. reg_user and reg_item are counts of ratings, so
+    they need no rescaling.
     """
 
     name = "residual-mixture"
@@ -159,6 +186,8 @@ class ResidualMixture(RatingModel):
 
     def _fit(self, X):
         n, d = X.shape
+        self.prior_variance_ = scaled_variance(self.prior_variance, self.scale_)
+        self.min_variance_ = scaled_variance(self.min_variance, self.scale_)
         if self.use_biases:
             self.biases_ = fit_biases(X, self.reg_user, self.reg_item)
         else:
@@ -180,13 +209,13 @@ class ResidualMixture(RatingModel):
     def _fit_one(self, data: RatingBlocks, seed: int) -> tuple[np.ndarray, np.ndarray]:
         """One seeded MAP-EM run; returns (post of a final E-step, mu)."""
         start = init_observed if self.use_biases else init_observed_rows
-        mixture, post = start(data, self.K, seed, self.min_variance)
+        mixture, post = start(data, self.K, seed, self.min_variance_)
         outcome = map_em.run_full(
             data,
             mixture,
             post,
-            prior_variance=self.prior_variance,
-            min_variance=self.min_variance,
+            prior_variance=self.prior_variance_,
+            min_variance=self.min_variance_,
             max_iter=self.max_iter,
         )
         self.unconverged_ += not outcome.converged

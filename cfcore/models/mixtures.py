@@ -45,7 +45,6 @@ from .fitting import fit, select_k
 from .metrics import held_out_errors
 from .starts import init_observed, init_observed_rows
 
-
 #: the width of the scale the variance settings are stated on: 1-5 stars
 REFERENCE_SCALE_WIDTH = 4.0
 

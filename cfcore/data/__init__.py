@@ -3,7 +3,8 @@
 The data itself is never shipped (its licences forbid redistribution): the loaders read it
 from ``$CFCORE_DATA`` (or a folder you name), or download it into the user's cache, and
 check every file's sha256 before use. Every loader returns a ``RatingsData``; every split
-is a ``Fold``.
+is a ``Fold``; ``load_items`` and ``attach_items`` add titles, genres and release years
+from an item file.
 """
 
 from .bad_lines import ON_BAD_LINES, REASONS, LoadReport
@@ -20,6 +21,7 @@ from .course import (
 )
 from .delimited import SEPARATORS
 from .files import load_ratings
+from .items import ITEM_FORMATS, ItemTable, attach_items, load_items
 from .movielens import (
     CANONICAL_FOLDS,
     ML100K_SPLITS,
@@ -30,8 +32,8 @@ from .movielens import (
     movielens_citation,
 )
 from .ratings import RatingsData
-from .registry import DATASETS, load_folds
-from .splits import Fold, holdout, k_fold, train_test_split
+from .registry import DATASET_RATINGS, DATASETS, PROTOCOLS, load_dataset, load_folds
+from .splits import Fold, cold_items, cold_users, holdout, k_fold, train_test_split
 from .synthetic import PlantedClusters, make_blobs, make_ratings
 from .writing import save_ratings
 
@@ -40,15 +42,22 @@ __all__ = [
     "COURSE_FILES",
     "COURSE_SCALE",
     "DATASETS",
+    "ITEM_FORMATS",
+    "DATASET_RATINGS",
     "ML100K_SPLITS",
     "ON_BAD_LINES",
+    "PROTOCOLS",
     "REASONS",
     "SEPARATORS",
     "Fold",
+    "ItemTable",
     "LoadReport",
     "MovieLens100K",
     "PlantedClusters",
     "RatingsData",
+    "attach_items",
+    "cold_items",
+    "cold_users",
     "course_available",
     "course_dir",
     "course_file",
@@ -58,7 +67,9 @@ __all__ = [
     "holdout",
     "k_fold",
     "load_course",
+    "load_dataset",
     "load_folds",
+    "load_items",
     "load_movielens_100k",
     "load_ratings",
     "make_blobs",

@@ -45,6 +45,18 @@ def decode_error(path: Path, raw: bytes, encoding: str, err: UnicodeDecodeError)
     )
 
 
+def typed_ids(written: list[str]) -> np.ndarray:
+    """(n,) the ids as written: int64 if every one is an integer written as str(int) writes
+    it, else strings (object dtype if one ends in NUL, which numpy strings would drop)."""
+    if all(CANONICAL_INTEGER.fullmatch(text) for text in written):
+        values = [int(text) for text in written]
+        if all(INT64[0] <= value < INT64[1] for value in values):
+            return np.array(values, dtype=np.int64)
+    if any(text.endswith("\x00") for text in written):
+        return np.array(written, dtype=object)
+    return np.array(written, dtype=str)
+
+
 def choose_separator(text: str, sep: str | None) -> str:
     """sep checked, or detected from the first non-blank line; " " means runs of whitespace."""
     if sep is None:

@@ -7,6 +7,7 @@ stops at the first bad line (``on_bad_lines="error"``) or leaves bad lines out a
 
 from __future__ import annotations
 
+import os
 import re
 import warnings
 from pathlib import Path
@@ -26,8 +27,6 @@ from .bad_lines import (
     check_on_bad_lines,
 )
 from .delimited import (
-    CANONICAL_INTEGER,
-    INT64,
     check_usecols,
     choose_separator,
     is_number,
@@ -35,8 +34,10 @@ from .delimited import (
     rating_lines,
     read_text,
     split_lines,
+    typed_ids,
     without_blank_lines,
 )
+from .items import ItemTable, attach_items, load_items
 from .ratings import RatingsData, index_dtype
 
 
@@ -154,24 +155,12 @@ def _parse_reason(fields: list[str], needed: int, rating_column: int) -> str:
     return EMPTY if not fields[rating_column].strip() else NON_NUMERIC
 
 
-def _typed_ids(written: list[str]) -> np.ndarray:
-    """(n,) the ids as written: int64 if every one is an integer written as str(int) writes
-    it, else strings (object dtype if one ends in NUL, which numpy strings would drop)."""
-    if all(CANONICAL_INTEGER.fullmatch(text) for text in written):
-        values = [int(text) for text in written]
-        if all(INT64[0] <= value < INT64[1] for value in values):
-            return np.array(values, dtype=np.int64)
-    if any(text.endswith("\x00") for text in written):
-        return np.array(written, dtype=object)
-    return np.array(written, dtype=str)
-
-
 def _factorize(ids: _Ids) -> tuple[np.ndarray, np.ndarray]:
     """(sorted distinct ids, (m,) index of every entry among them), for the kept entries."""
     if ids.written is None:
         return _factorize_integers(ids.codes)
     used, index = _factorize_integers(ids.codes)
-    values = _typed_ids([ids.written[code] for code in used])
+    values = typed_ids([ids.written[code] for code in used])
     order = np.argsort(values, kind="stable")
     rank = np.empty(order.size, dtype=np.int64)
     rank[order] = np.arange(order.size)
@@ -280,6 +269,7 @@ def load_ratings(
     dtype=np.float64,
     encoding: str = "utf-8-sig",
     on_bad_lines: str = "error",
+    items=None,
 ) -> RatingsData:
     """Ratings from a delimited text file of (user, item, rating[, timestamp, ...]) lines.
 
@@ -301,6 +291,9 @@ def load_ratings(
         is kept) and the result's load_report (a LoadReport) counts them by reason, with
         their first line numbers; "warn": the same, and a UserWarning with that summary
         when a line was left out. A file left without ratings raises a ValueError.
+    items: an item file's path (read by load_items, its format detected) or an ItemTable,
+        whose titles, genres and years are attached by item id (attach_items); an item
+        rated in the file but absent from it raises a ValueError.
 
     Ids are kept exactly as written: integers when every id of a column is an integer
     written as str(int) writes it (no leading zero, "+" or space), else strings, so "7"
@@ -322,8 +315,20 @@ def load_ratings(
         lines, numbers = without_blank_lines(lines, numbers)
         table, parse_bad = _parse_lines(lines, sep, usecols, stop=on_bad_lines == "error")
     context = _Context(path, lines, numbers, sep, given_sep, usecols, given_scale, np.dtype(dtype))
-    return _ratings_from_table(
+    ratings = _ratings_from_table(
         context, table, BadLines(parse_bad), scale, name, dtype, on_bad_lines
+    )
+    return ratings if items is None else attach_items(ratings, _item_table(items))
+
+
+def _item_table(items) -> ItemTable:
+    """items as an ItemTable: itself, or the item file at that path."""
+    if isinstance(items, ItemTable):
+        return items
+    if isinstance(items, (str, os.PathLike)):
+        return load_items(items)
+    raise TypeError(
+        f"items must be an item file's path or an ItemTable, got {type(items).__name__}"
     )
 
 

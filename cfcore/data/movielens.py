@@ -14,6 +14,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .checksums import data_home, verified
+from .items import attach_items, load_items
 from .ratings import RatingsData, csr_from_indices
 from .splits import Fold
 
@@ -55,9 +56,11 @@ _NOTICES_SHOWN: set[str] = set()
 class MovieLens100K:
     """MovieLens 100K: all ratings and the canonical train/test folds.
 
-    ratings: 943 users x 1,682 items, 100,000 ratings 1-5, with titles and 19 genres
-    folds: "u1".."u5", "ua", "ub" -> Fold (train, test), each with the shape, ids and
-        titles of ratings (user u and item i are the same row and column everywhere)
+    ratings: 943 users x 1,682 items, 100,000 ratings 1-5, with titles, 19 genres and
+        release years (from u.item's release dates; NaN for the one item without a date)
+    folds: "u1".."u5", "ua", "ub" -> Fold (train, test), each with the shape, ids, titles,
+        genres and years of ratings (user u and item i are the same row and column
+        everywhere)
     citation: the reference the licence asks you to cite; path: the folder read
     """
 
@@ -200,32 +203,6 @@ def _show_notice_once(dataset: str, notice: str) -> None:
         print(notice, file=sys.stderr)
 
 
-def _read_movielens_items(folder: Path):
-    """item ids (n,), titles (n,) str and genres (n, 19) bool from u.item (Latin-1, '|')."""
-    rows = [
-        line.split("|")
-        for line in (folder / "u.item").read_text(encoding="latin-1").splitlines()
-        if line.strip()
-    ]
-    if any(len(row) != 24 for row in rows):
-        raise ValueError(f"{folder / 'u.item'}: every line must have 24 '|'-separated fields")
-    rows.sort(key=lambda row: int(row[0]))  # ids in increasing order, as np.unique gives them
-    item_ids = np.array([int(row[0]) for row in rows])
-    titles = np.array([row[1] for row in rows])
-    genres = np.array([[flag == "1" for flag in row[5:]] for row in rows])
-    return item_ids, titles, genres
-
-
-def _read_movielens_genres(folder: Path) -> list[str]:
-    """Genre names in column order, from u.genre ("name|index" lines)."""
-    pairs = [
-        line.rsplit("|", 1)
-        for line in (folder / "u.genre").read_text(encoding="latin-1").splitlines()
-        if line.strip()
-    ]
-    return [name for name, _ in sorted(pairs, key=lambda pair: int(pair[1]))]
-
-
 def _read_movielens_table(path: Path) -> np.ndarray:
     """(m, 3) int64 user, item, rating of a tab-separated MovieLens file (timestamps dropped)."""
     return np.loadtxt(path, dtype=np.int64, delimiter="\t", usecols=(0, 1, 2), ndmin=2)
@@ -248,7 +225,7 @@ def _movielens_ratings(table: np.ndarray, path: Path, template: RatingsData) -> 
 
 
 def load_movielens_100k(data_dir=None, *, download: bool = True) -> MovieLens100K:
-    """MovieLens 100K with titles, genres and the canonical folds, every file sha256-checked.
+    """MovieLens 100K with titles, genres, years and the canonical folds, files sha256-checked.
 
     data_dir: the folder of the extracted files (u.data, u.item, ...) or its parent;
     default $CFCORE_DATA/ml-100k, then the download cache, then a download with pooch of
@@ -259,19 +236,13 @@ def load_movielens_100k(data_dir=None, *, download: bool = True) -> MovieLens100
     folder = movielens_100k_dir(data_dir, download=download)
     for name, digest in ML100K_FILES.items():
         verified(folder / name, digest)
-    item_ids, titles, genres = _read_movielens_items(folder)
+    items = load_items(folder / "u.item", "ml-100k")  # genre names from u.genre beside it
+    item_ids = np.sort(items.item_ids)  # in increasing order, as np.unique gives user ids
     table = _read_movielens_table(folder / "u.data")
     user_ids = np.unique(table[:, 0])
-    template = RatingsData(
-        sp.csr_matrix((user_ids.size, item_ids.size)),
-        user_ids,
-        item_ids,
-        (1.0, 5.0),
-        titles=titles,
-        genres=genres,
-        genre_names=_read_movielens_genres(folder),
-        name="ml-100k",
-    )
+    empty = sp.csr_matrix((user_ids.size, item_ids.size))
+    bare = RatingsData(empty, user_ids, item_ids, (1.0, 5.0), name="ml-100k")
+    template = attach_items(bare, items)
     ratings = template.with_matrix(_movielens_ratings(table, folder / "u.data", template).matrix)
     folds = {
         fold: Fold(

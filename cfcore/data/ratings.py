@@ -1,7 +1,8 @@
 """The ratings container every loader returns: ``RatingsData``.
 
 A canonical CSR matrix (users x items, stored entries = observed ratings) with the original
-user and item ids, the rating scale and, when the source has them, item titles and genres.
+user and item ids, the rating scale and, when the source has them, item titles, genres and
+release years (``cfcore.data.attach_items`` adds them from an item file).
 ``to_dense`` and ``from_dense`` convert to and from the course's dense matrix, where 0
 marks a missing rating."""
 
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from .._validation import canonical_csr, check_real, check_scale
+from .._validation import as_real_array, canonical_csr, check_real, check_scale
 from ..engine.sparse import stored_rows
 from .bad_lines import LoadReport
 
@@ -44,7 +45,10 @@ class RatingsData:
     titles: (n_items,) str, when the source has them; genres: (n_items, n_genres) bool,
     with genre_names: n_genres names; name: what the data is, for printing
     load_report: what load_ratings(..., on_bad_lines="skip"|"warn") left out of the file
-        (a LoadReport), else None; kept by with_matrix and so by every split
+        (a LoadReport), else None
+    years: (n_items,) float release years, NaN where unknown, when the source has them
+    The item fields (titles, genres, genre_names, years) and load_report are kept by
+    with_matrix and so by every split.
     """
 
     matrix: sp.csr_matrix
@@ -56,6 +60,7 @@ class RatingsData:
     genre_names: list[str] | None = None
     name: str = ""
     load_report: LoadReport | None = None
+    years: np.ndarray | None = None
 
     def __post_init__(self):
         self.matrix = canonical_csr(self.matrix)
@@ -68,6 +73,8 @@ class RatingsData:
             self.titles = _check_ids(self.titles, n_items, "titles")
         if self.genres is not None:
             self._check_genres()
+        if self.years is not None:
+            self._check_years()
 
     def _check_ratings_in_scale(self) -> None:
         low, high = self.scale
@@ -91,6 +98,20 @@ class RatingsData:
                 f"genre_names must name the {self.genres.shape[1]} genre columns, got {names!r}"
             )
         self.genre_names = [str(genre) for genre in names]
+
+    def _check_years(self) -> None:
+        years = as_real_array(self.years, "years", "an (n_items,) array of release years")
+        if years.shape != (self.n_items,):
+            raise ValueError(
+                f"years must have shape (n_items,) = ({self.n_items},), one per item, "
+                f"got {years.shape}"
+            )
+        if np.isinf(years).any():
+            raise ValueError(
+                f"years holds an infinite value at item {np.flatnonzero(np.isinf(years))[0]}; "
+                "write NaN for an unknown year"
+            )
+        self.years = years
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -162,6 +183,7 @@ class RatingsData:
         titles=None,
         genres=None,
         genre_names=None,
+        years=None,
         name: str = "",
         dtype=np.float64,
     ) -> RatingsData:
@@ -193,6 +215,7 @@ class RatingsData:
             genres=genres,
             genre_names=genre_names,
             name=name,
+            years=years,
         )
 
     @classmethod
@@ -205,7 +228,8 @@ class RatingsData:
         return cls(matrix, np.arange(n_users), np.arange(n_items), scale, name=name)
 
     def with_matrix(self, matrix, name: str | None = None) -> RatingsData:
-        """The same users, items, titles and scale with other ratings (e.g. a training set)."""
+        """The same users, items (titles, genres, years) and scale with other ratings (e.g. a
+        training set)."""
         if getattr(matrix, "shape", None) != self.shape:
             raise ValueError(
                 f"matrix must have the shape {self.shape} of these ratings, "

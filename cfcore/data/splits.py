@@ -1,9 +1,11 @@
 """Train/test splits with one type, ``Fold``, and one primitive that cuts a matrix in two.
 
-Every split holds ratings out *within* users (a user's held-out ratings are predicted from
-their other ratings): ``train_test_split`` a share of every user's ratings, ``k_fold``
+The warm splits hold ratings out *within* users (a user's held-out ratings are predicted
+from their other ratings): ``train_test_split`` a share of every user's ratings, ``k_fold``
 partitions them into k test sets, ``holdout`` each rating independently with a
-probability (the validation splits carved from a training fold)."""
+probability (the validation splits carved from a training fold). The cold-start splits
+hold out whole items or nearly whole users: ``cold_items`` every rating of a seeded share
+of the items, ``cold_users`` all but a small profile of a seeded share of the users."""
 
 from __future__ import annotations
 
@@ -13,7 +15,14 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from .._validation import as_real_array, check_matrix, check_pairs, check_seed
+from .._validation import (
+    as_real_array,
+    check_count,
+    check_matrix,
+    check_pairs,
+    check_seed,
+    check_seeds,
+)
 from ..engine.sparse import csr_rows, stored_rows
 from .ratings import RatingsData
 
@@ -226,3 +235,104 @@ def holdout(data, fraction: float = 0.1, seed: int = 0) -> Fold:
         raise ValueError(f"fraction must lie strictly between 0 and 1, got {fraction!r}")
     held = np.random.default_rng(check_seed(seed)).random(data.n_ratings) < fraction
     return split_by(data, held, "validation")
+
+
+# ------------------------------------------------------------------------- cold start
+
+
+def _check_fraction(fraction) -> float:
+    if (
+        isinstance(fraction, bool)
+        or not isinstance(fraction, (int, float, np.number))
+        or not 0 < fraction < 1
+    ):
+        raise ValueError(
+            f"fraction must be a share strictly between 0 and 1 (e.g. 0.1), got {fraction!r}"
+        )
+    return float(fraction)
+
+
+def _distinct_seeds(seeds) -> list[int]:
+    """Seeds as integers; a repeated seed would repeat a fold under the same name."""
+    seeds = check_seeds(seeds)
+    if len(set(seeds)) < len(seeds):
+        raise ValueError(f"seeds must be distinct (each names one fold), got {seeds}")
+    return seeds
+
+
+def _share(fraction: float, n: int) -> int:
+    """round(fraction * n), at least 1 (half rounds up, as in train_test_split)."""
+    return max(1, int(np.floor(fraction * n + 0.5)))
+
+
+def _with_training_ratings(fold: Fold, advice: str) -> Fold:
+    if fold.train.n_ratings == 0:
+        raise ValueError(f"fold {fold.name} leaves no training rating; {advice}")
+    return fold
+
+
+def cold_items(data: RatingsData, fraction: float = 0.1, seeds=range(5)) -> list[Fold]:
+    """One fold per seed whose test set is EVERY rating of a seeded share of the items.
+
+    For seed s, ``round(fraction * n_rated)`` items (at least 1, at most n_rated - 1) are
+    drawn without replacement by ``numpy.random.default_rng(s)`` from the n_rated items
+    that have a rating (an unrated item has nothing to hold out); all their ratings go to
+    test, every other rating stays in train. A model meets these items with no training
+    rating at all, so it is scored on its fallback for a new item. Folds are named
+    "cold-items-<s>" and keep data's (n_users, n_items) shape, ids, titles and genres.
+    """
+    data = _check_ratings_data(data)
+    fraction, seeds = _check_fraction(fraction), _distinct_seeds(seeds)
+    rated = np.flatnonzero(np.bincount(data.matrix.indices, minlength=data.n_items))
+    if rated.size < 2:
+        raise ValueError(
+            f"data rates {rated.size} item(s); cold_items needs at least 2 rated items "
+            "(one to hold out, one to train on)"
+        )
+    n_cold = min(_share(fraction, rated.size), rated.size - 1)
+    folds = []
+    for seed in seeds:
+        is_cold = np.zeros(data.n_items, dtype=bool)
+        is_cold[np.random.default_rng(seed).choice(rated, n_cold, replace=False)] = True
+        folds.append(split_by(data, is_cold[data.matrix.indices], f"cold-items-{seed}"))
+    return folds
+
+
+def cold_users(
+    data: RatingsData, fraction: float = 0.1, profile: int = 5, seeds=range(5)
+) -> list[Fold]:
+    """One fold per seed whose test set is the ratings of new users beyond a small profile.
+
+    The users eligible are those with more than ``profile`` ratings (so each has at least
+    one to test). For seed s, ``numpy.random.default_rng(s)`` draws ``round(fraction *
+    n_eligible)`` of them (at least 1) without replacement; each keeps ``profile`` of their
+    ratings, drawn uniformly with the same generator, in train and gives the rest to test.
+    Every other user keeps all their ratings in train.
+
+    The choice: a cold user is someone who has just joined and rated a few items (a sign-up
+    questionnaire). RatingsData holds no timestamps, so the profile is a uniform sample of
+    what the user rated rather than their first ratings. profile=0 holds out every rating
+    of the chosen users (a user nobody knows). Folds are named "cold-users-<s>" and keep
+    data's (n_users, n_items) shape, ids, titles and genres.
+    """
+    data = _check_ratings_data(data)
+    fraction, seeds = _check_fraction(fraction), _distinct_seeds(seeds)
+    profile = check_count(profile, "profile", minimum=0)
+    counts = np.diff(data.matrix.indptr)
+    eligible = np.flatnonzero(counts > profile)
+    if eligible.size == 0:
+        raise ValueError(
+            f"no user has more than profile={profile} ratings (the most is "
+            f"{counts.max(initial=0)}), so none has a rating left to test; lower profile"
+        )
+    n_cold = _share(fraction, eligible.size)
+    rows = stored_rows(data.matrix, np.intp)
+    folds = []
+    for seed in seeds:
+        rng = np.random.default_rng(seed)
+        is_cold = np.zeros(data.n_users, dtype=bool)
+        is_cold[rng.choice(eligible, n_cold, replace=False)] = True
+        in_test = is_cold[rows] & (_random_ranks(data.matrix, rng) >= profile)
+        fold = split_by(data, in_test, f"cold-users-{seed}")
+        folds.append(_with_training_ratings(fold, "raise profile or lower fraction"))
+    return folds

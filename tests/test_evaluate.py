@@ -110,12 +110,35 @@ def test_a_model_returning_nan_is_refused():
 
 
 def parse_table(text: str) -> list[dict]:
-    """format_table's text back into as_records' form."""
-    lines = text.strip().splitlines()
+    """format_table's text back into as_records' form: the folds block, then the support
+    blocks by item and by user (label row, count row, dashes, one row per model)."""
+    folds_block, *support_blocks = text.strip().split("\n\n")
+    records = _parse_folds_block(folds_block)
+    for side, block in zip(("item", "user"), support_blocks, strict=True):
+        title, labels, counts, _, *rows = block.splitlines()
+        assert title.startswith(f"RMSE by the {side}'s number of training ratings")
+        labels, counts = _cells(labels)[1:], _cells(counts)[1:]
+        assert labels == list(ev.SUPPORT_LABELS)
+        for record, row in zip(records, rows, strict=True):
+            name, *rmses = _cells(row)
+            assert name == record["model"]
+            rmses = [None if x == "-" else float(x) for x in rmses]
+            record[f"rmse_by_{side}_support"] = dict(zip(labels, rmses, strict=True))
+            counts_by_label = zip(labels, (int(n.replace(",", "")) for n in counts), strict=True)
+            record[f"n_by_{side}_support"] = dict(counts_by_label)
+    return records
+
+
+def _cells(line: str) -> list[str]:
+    return re.split(r"\s{2,}", line.strip())
+
+
+def _parse_folds_block(block: str) -> list[dict]:
+    lines = block.splitlines()
     n_folds = len(lines[0].split()) - 7  # model, RMSE mean, folds..., MAE mean, fit s/fold
     records = []
     for line in lines[2:]:
-        name, *numbers = re.split(r"\s{2,}", line.strip())
+        name, *numbers = _cells(line)
         numbers = [float(x) for x in numbers]
         records.append(
             {

@@ -10,6 +10,10 @@ over the test triples (rows[t], cols[t], y_t), every y_t a real rating. A fold i
 ``cfcore.data.Fold``, whose construction refuses a test pair stored in training; a model
 follows ``cfcore.models.Model``. Choosing K or any setting happens inside a model's ``fit``
 on its training ratings (validation splits carved from them), never on the test fold.
+
+Every result also breaks the held-out RMSE down by support: the number of training ratings
+of the test pair's item, in the bins of ``SUPPORT_BINS`` (0, 1-5, 6-20, >20), and the same
+by the user's. Those squared errors are pooled over all folds per bin (``support``).
 """
 
 from __future__ import annotations
@@ -22,17 +26,38 @@ import numpy as np
 
 from ..data import Fold
 from ..models import Model, held_out_errors
+from .support import (
+    SUPPORT_LABELS,
+    binned_squared_errors,
+    empty_breakdown,
+    pooled_rmse,
+    training_support,
+)
+
+
+def _counts() -> dict[str, int]:
+    return empty_breakdown(int)
 
 
 @dataclass
 class Result:
-    """One model over several folds: RMSE, MAE and fit seconds per fold, in fold order."""
+    """One model over several folds: RMSE, MAE and fit seconds per fold, in fold order, and
+    the held-out RMSE by support pooled over the folds.
+
+    sse_by_item_support, n_by_item_support: {bin label: sum of squared errors, number of
+    test ratings} over the test pairs whose item has that many training ratings (bins:
+    ``SUPPORT_BINS``); the user versions the same by the user's training ratings.
+    """
 
     model: str
     folds: list[str] = field(default_factory=list)
     rmse_folds: list[float] = field(default_factory=list)
     mae_folds: list[float] = field(default_factory=list)
     fit_seconds_folds: list[float] = field(default_factory=list)
+    sse_by_item_support: dict[str, float] = field(default_factory=empty_breakdown)
+    n_by_item_support: dict[str, int] = field(default_factory=_counts)
+    sse_by_user_support: dict[str, float] = field(default_factory=empty_breakdown)
+    n_by_user_support: dict[str, int] = field(default_factory=_counts)
 
     @property
     def rmse_mean(self) -> float:
@@ -46,6 +71,30 @@ class Result:
     def fit_seconds(self) -> float:
         """Mean fit time per fold, in seconds (wall clock, so it varies run to run)."""
         return float(np.mean(self.fit_seconds_folds))
+
+    @property
+    def rmse_by_item_support(self) -> dict[str, float | None]:
+        """{bin label: RMSE pooled over folds}, None for a bin without test ratings."""
+        return pooled_rmse(self.sse_by_item_support, self.n_by_item_support)
+
+    @property
+    def rmse_by_user_support(self) -> dict[str, float | None]:
+        """{bin label: RMSE pooled over folds}, None for a bin without test ratings."""
+        return pooled_rmse(self.sse_by_user_support, self.n_by_user_support)
+
+    def add_support(self, fold: Fold, squared_errors: np.ndarray) -> None:
+        """Pool a fold's squared errors, (n_test,) in its test order, into the bins of its
+        test pairs' item and user support (their training ratings in fold.train)."""
+        user_counts, item_counts = training_support(fold.train.matrix)
+        sides = (
+            (self.sse_by_item_support, self.n_by_item_support, item_counts[fold.cols]),
+            (self.sse_by_user_support, self.n_by_user_support, user_counts[fold.rows]),
+        )
+        for sums, counts, support in sides:
+            bin_sums, bin_counts = binned_squared_errors(support, squared_errors)
+            for label, bin_sum, bin_count in zip(SUPPORT_LABELS, bin_sums, bin_counts, strict=True):
+                sums[label] += float(bin_sum)
+                counts[label] += int(bin_count)
 
 
 def evaluate_model(model: Model, folds: list[Fold]) -> Result:
@@ -70,6 +119,7 @@ def evaluate_model(model: Model, folds: list[Fold]) -> Result:
         result.rmse_folds.append(rmse)
         result.mae_folds.append(mae)
         result.fit_seconds_folds.append(seconds)
+        result.add_support(fold, (predictions - fold.values) ** 2)
     return result
 
 

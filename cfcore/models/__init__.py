@@ -8,6 +8,7 @@ from several seeds and over K; ``starts.STARTS`` names the initialisations they 
 from .base import Model, RatingModel
 from .baselines import Biases, BiasesModel, GlobalMean, ItemMean, UserMean, fit_biases
 from .fitting import FitResult, Selection, best_of_seeds, fit, held_out_log_likelihood, select_k
+from .hybrid import HybridMixture, item_features
 from .metrics import held_out_errors, matched_accuracy
 from .mixtures import CourseMixture, ResidualMixture
 from .registry import MODELS, make_models
@@ -33,6 +34,8 @@ __all__ = [
     "Model",
     "RatingModel",
     "ResidualMixture",
+    "HybridMixture",
+    "item_features",
     "Selection",
     "SurpriseModel",
     "UserMean",

@@ -65,6 +65,7 @@ def fit_biases(
     reg_user: float = 15.0,
     reg_item: float = 10.0,
     *,
+    item_prior=None,
     tol: float = 1e-12,
     max_iter: int = 1000,
 ) -> Biases:
@@ -76,6 +77,10 @@ def fit_biases(
     Stops when the residual norm is below tol times the norm of the right-hand side.
     X: (n, d) CSR ratings (or dense, 0 = missing). A user or item without ratings gets
     offset 0 (with regularisation 0 its equation is 0 = 0 and is left out).
+    item_prior: (d,) prior means g_i of the item offsets, replacing the penalty
+    reg_item c_i^2 by reg_item (c_i - g_i)^2, so an item without ratings gets c_i = g_i
+    (the hybrid model's content prior); its normal equation gains reg_item g_i on the right.
+    None is g = 0, the objective above.
     """
     from scipy.sparse.linalg import LinearOperator, cg  # here: importing cfcore stays light
 
@@ -95,7 +100,10 @@ def fit_biases(
         b, c = theta[:n], theta[n:]
         return diagonal * theta + np.r_[M @ c, M.T @ b]
 
-    rhs = np.r_[np.bincount(rows, centred, n), np.bincount(cols, centred, d)]
+    item_rhs = np.bincount(cols, centred, d)
+    if item_prior is not None:
+        item_rhs = item_rhs + reg_item * _check_item_prior(item_prior, d)
+    rhs = np.r_[np.bincount(rows, centred, n), item_rhs]
     inverse_diagonal = 1.0 / np.where(diagonal > 0, diagonal, 1.0)
     shape = (n + d, n + d)
     theta, info = cg(
@@ -112,6 +120,15 @@ def fit_biases(
             "raise max_iter or the regularisation"
         )
     return Biases(mean, theta[:n], theta[n:])
+
+
+def _check_item_prior(item_prior, d: int) -> np.ndarray:
+    item_prior = np.asarray(item_prior, dtype=np.float64)
+    if item_prior.shape != (d,) or not np.isfinite(item_prior).all():
+        raise ValueError(
+            f"item_prior must be {d} finite prior means, one per item, got shape {item_prior.shape}"
+        )
+    return item_prior
 
 
 class GlobalMean(RatingModel):

@@ -9,6 +9,7 @@ from __future__ import annotations
 from functools import partial
 
 from .baselines import BiasesModel, GlobalMean, ItemMean, UserMean
+from .hybrid import HybridMixture
 from .mixtures import CourseMixture, ResidualMixture
 from .surprise import ALGORITHMS, INSTALL_HINT, SurpriseModel, surprise_available
 
@@ -29,6 +30,7 @@ MODELS = {
         ResidualMixture, sides=("items",), name="residual-mixture-items"
     ),
     "residual-mixture": ResidualMixture,
+    "hybrid-mixture": HybridMixture,
     **{f"surprise-{a}": partial(SurpriseModel, a) for a in ALGORITHMS},
 }
 

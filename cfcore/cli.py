@@ -1,9 +1,20 @@
 """Command line.
 
 ``python -m cfcore reproduce [--data-dir DIR] [--json]``
-``python -m cfcore evaluate --dataset ml-100k|course|PATH [--folds u1,u2] [--models a,b]
-[--on-bad-lines error|skip|warn] [--json]``
+``python -m cfcore evaluate --dataset ml-100k|course|PATH [--protocol folds|cold-items|cold-users]
+[--folds u1,u2] [--models a,b] [--on-bad-lines error|skip|warn] [--json]``: held-out RMSE
+per fold, and by the number of training ratings of the test pair's item and user.
 ``python -m cfcore bench [--json] [--quick] [--only SECTION ...] [--no-progress]``
+``python -m cfcore recommend --ratings ml-100k|PATH [--items PATH] --rate "TITLE=RATING" ...
+[--model NAME] [-n 10] [--json]``: a new user's top-n, folded into a model fitted on every
+rating (a title or item id the data does not know exits 2, naming close titles).
+
+``evaluate --protocol`` says what each fold holds out: ``folds`` (the default) the data set's
+own folds (ml-100k: u1..u5; course: the entries missing from netflix_incomplete; a file:
+5 seeded folds f1..f5 within users); ``cold-items`` every rating of a seeded 10% of the
+items (folds cold-items-0..4, seeds 0..4); ``cold-users`` all but 5 seeded ratings of a
+seeded 10% of the users who have more than 5 (folds cold-users-0..4). ``--folds`` picks
+among the chosen protocol's folds by name.
 
 Every failure is one line on stderr, "cfcore <command>: <what went wrong and what to do>",
 and a non-zero exit: 2 for input that cannot be used (a missing or unreadable file, an
@@ -112,11 +123,14 @@ def _names(text: str | None, option: str, example: str) -> list[str] | None:
 
 
 def _load_folds(args: argparse.Namespace):
-    """The folds, with the file's path in every message about the file."""
+    """The folds of --dataset by --protocol (--folds picks among them by name), with the
+    file's path in every message about the file."""
     from .data import load_folds
 
     folds = _names(args.folds, "--folds", "f1,f2")
     options = {} if args.on_bad_lines == "error" else {"on_bad_lines": args.on_bad_lines}
+    if args.protocol != "folds":
+        options["protocol"] = args.protocol
     try:
         return load_folds(args.dataset, folds, args.data_dir, **options)
     except (ValueError, UnicodeDecodeError, OSError) as err:
@@ -137,13 +151,16 @@ def _as_cli_advice(message: str) -> str:
     )
 
 
-def _cold_warnings(folds) -> list[str]:
+def _cold_warnings(folds, protocol: str = "folds") -> list[str]:
     """One warning per side when most of some fold's test users or items have no training
-    ratings: their predictions are a model's fallback, not what it learnt."""
+    ratings: their predictions are a model's fallback, not what it learnt. The side a cold
+    protocol makes cold on purpose (items under cold-items) gets none."""
     import numpy as np
 
     warnings = []
     for side in ("users", "items"):
+        if protocol == f"cold-{side}":
+            continue
         worst = []
         for fold in folds:
             train, test_index = fold.train.matrix, fold.rows if side == "users" else fold.cols
@@ -254,7 +271,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     report = getattr(folds[0].train, "load_report", None)
     if report is not None:
         say("evaluate", str(report))
-    for warning in _cold_warnings(folds):
+    for warning in _cold_warnings(folds, args.protocol):
         say("evaluate", warning)
     models, refused = _fits_in_memory(models, folds)
     for line in refused:
@@ -277,6 +294,112 @@ def _bench(args: argparse.Namespace) -> int:
     print(json.dumps(results, indent=2) if args.json else format_report(results))
     failed = [name for name in SECTIONS if "error" in (results.get(name) or {})]
     return 1 if failed else 0
+
+
+# ---------------------------------------------------------------------------- recommend
+
+#: the model ``recommend`` folds a new user into unless --model names another: the hybrid,
+#: which uses the item file's genres and years (without them it is the residual mixture)
+RECOMMEND_MODEL = "hybrid-mixture"
+
+
+def _recommend_model(name: str) -> str:
+    """--model, checked before anything is loaded: a registered model that has fold_in."""
+    from .apps.recommender import fold_in_models
+    from .models import MODELS
+
+    capable = fold_in_models()
+    if name in capable:
+        return name
+    why = "cannot fold in a new user (it has no fold_in)" if name in MODELS else "is not a model"
+    raise ValueError(f"--model {name} {why}; choose one of {', '.join(capable)}")
+
+
+def _read_file(path: str, option: str, loader):
+    """loader(path), with the option and the path in every message about the file."""
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"{option} {path}: no such file")
+    try:
+        return loader(path)
+    except (ValueError, UnicodeDecodeError, OSError) as err:
+        message = one_line(err)
+        raise ValueError(message if path in message else f"{option} {path}: {message}") from None
+
+
+def _recommend_ratings(args: argparse.Namespace):
+    """--ratings (ml-100k, or a ratings file), with the titles and genres of --items."""
+    from .data import attach_items, load_items, load_movielens_100k, load_ratings
+
+    if args.ratings == "ml-100k":
+        ratings = load_movielens_100k().ratings
+    else:
+        ratings = _read_file(args.ratings, "--ratings", load_ratings)
+    if args.items is not None:
+        ratings = attach_items(ratings, _read_file(args.items, "--items", load_items))
+    return ratings
+
+
+def _parse_rate(text: str) -> tuple[str, float]:
+    """One --rate, "TITLE=RATING" or "ITEMID=RATING", as (title or id, rating)."""
+    name, equals, value = text.rpartition("=")
+    name, value = name.strip(), value.strip()
+    if not equals or not name or not value:
+        raise ValueError(
+            f'--rate {text!r}: write TITLE=RATING or ITEMID=RATING, e.g. --rate "Toy Story=5"'
+        )
+    try:
+        return name, float(value)
+    except ValueError:
+        raise ValueError(f"--rate {text!r}: the rating {value!r} is not a number") from None
+
+
+def _new_user(rates: dict[str, tuple[str, float]], items, scale: tuple[float, float]) -> dict:
+    """{item id: rating} from the parsed --rate options, titles matched, ratings checked.
+
+    rates: {option text: (title or id, rating)}; items: an ``ItemCatalogue`` (its ``find``
+    matches a title or an id, or says which titles are close); scale: (low, high).
+    """
+    low, high = scale
+    user = {}
+    for text, (name, rating) in rates.items():
+        if not low <= rating <= high:  # NaN included
+            raise ValueError(
+                f"--rate {text!r}: {rating:g} is outside the ratings' scale {low:g}-{high:g}"
+            )
+        try:
+            item = items.find(name)
+        except ValueError as err:
+            raise ValueError(f"--rate {text!r}: {one_line(err)}") from None
+        if item in user:
+            raise ValueError(f"--rate {text!r}: {items.title(item)} is rated twice; rate it once")
+        user[item] = rating
+    return user
+
+
+def _recommend(args: argparse.Namespace) -> int:
+    from .apps.catalogue import ItemCatalogue
+    from .apps.recommender import fit_recommender, format_top_n, top_n_records
+
+    model = _recommend_model(args.model)
+    if args.n < 1:
+        raise ValueError(f"-n must be a positive number of recommendations, got {args.n}")
+    rates = {text: _parse_rate(text) for text in args.rate}  # before the data is read
+    ratings = _recommend_ratings(args)
+    user = _new_user(rates, ItemCatalogue(ratings), ratings.scale)
+    recommender = fit_recommender(ratings, model)
+    recommendations = recommender.top_n(user, args.n)
+    if not recommendations:
+        say("recommend", "every item is rated or has too few ratings: nothing left to recommend")
+    if args.json:
+        print(json.dumps(top_n_records(recommendations), indent=2))
+        return 0
+    print(
+        f"{model} fitted on {ratings.name or args.ratings} ({ratings.n_users:,} users x "
+        f"{ratings.n_items:,} items); {len(user)} rating(s) folded in; top {len(recommendations)}"
+        f" of the items with >= {recommender.min_support:g} ratings"
+    )
+    print(format_top_n(recommendations))
+    return 0
 
 
 # ---------------------------------------------------------------------------- parser
@@ -316,7 +439,10 @@ def build_parser() -> argparse.ArgumentParser:
             "available memory (MemAvailable in /proc/meminfo) is left out with one line on "
             "stderr, and so is a model that fails to fit; the others still run and the exit "
             "status is then 1. A warning goes to stderr when most of a fold's test users or "
-            "items have no training ratings (cold)."
+            "items have no training ratings (cold), except for the items under --protocol "
+            "cold-items, which holds them out on purpose. Besides the RMSE per fold, the "
+            "table and the JSON give the RMSE by the number of training ratings of the test "
+            "pair's item (0, 1-5, 6-20, >20), and of its user, pooled over the folds."
         ),
     )
     evaluate.add_argument(
@@ -325,7 +451,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="ml-100k (folds u1..u5), course (the entries missing from netflix_incomplete) "
         "or the path of a ratings file (seeded 5-fold split f1..f5)",
     )
-    evaluate.add_argument("--folds", help="comma-separated fold names (default: all)")
+    from .data import PROTOCOLS
+    from .data.registry import COLD_FRACTION, COLD_PROFILE, COLD_SEEDS
+
+    share = f"{100 * COLD_FRACTION:g}%%"  # argparse prints %% as %
+    seeds = f"{COLD_SEEDS[0]}..{COLD_SEEDS[-1]}"
+    evaluate.add_argument(
+        "--protocol",
+        choices=PROTOCOLS,
+        default="folds",
+        help=f"what each fold holds out: folds (the default) the data set's own folds, as "
+        f"--dataset says; cold-items every rating of a seeded {share} of the items (folds "
+        f"cold-items-{seeds}, one per seed), so the models meet those items with no training "
+        f"rating; cold-users all but {COLD_PROFILE} seeded ratings (their profile) of a seeded "
+        f"{share} of the users who have more than {COLD_PROFILE} (folds cold-users-{seeds})",
+    )
+    evaluate.add_argument(
+        "--folds",
+        help="comma-separated names of the protocol's folds to run (default: all), e.g. "
+        "u1,u2 (ml-100k), f1 (a file) or cold-items-0,cold-items-1",
+    )
     from .models import MODELS
 
     evaluate.add_argument(
@@ -368,6 +513,54 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-progress", action="store_true", help="no progress bars for the long fits"
     )
     bench.set_defaults(handler=_bench)
+
+    from .apps.recommender import LONG_TAIL_SHARE, fold_in_models
+
+    recommend = commands.add_parser(
+        "recommend",
+        help="recommendations for a new user from a few ratings, without Jupyter",
+        description=(
+            "Fit --model on every rating of --ratings, fold in a new user who gave the --rate "
+            "ratings (no refit), and print the items they have not rated with the highest "
+            "predicted rating. Items are left out when their training ratings are the long "
+            f"tail: the least-rated items that together hold {100 * LONG_TAIL_SHARE:g}% of "
+            "the ratings (cfcore.apps.recommender.auto_min_support)."
+        ),
+    )
+    recommend.add_argument(
+        "--ratings",
+        required=True,
+        help="ml-100k (MovieLens 100K, from $CFCORE_DATA/ml-100k) or the path of a ratings "
+        "file (user, item, rating lines, as cfcore.data.load_ratings reads them)",
+    )
+    recommend.add_argument(
+        "--items",
+        help="an item file giving titles and genres by item id: u.item, MovieLens 1M's or "
+        "MovieTweetings' movies.dat, movies.csv (without it, an item's title is its id)",
+    )
+    recommend.add_argument(
+        "--rate",
+        action="append",
+        required=True,
+        metavar="TITLE=RATING",
+        help='one rating of the new user, e.g. --rate "Toy Story=5" or --rate 50=4 (an item '
+        "id); repeat for each. A title matches case-insensitively: the exact title, else "
+        'without its "(year)", else a part of one title only',
+    )
+    recommend.add_argument(
+        "--model",
+        default=RECOMMEND_MODEL,
+        help=f"the model to fit (default {RECOMMEND_MODEL}): " + ", ".join(fold_in_models()),
+    )
+    recommend.add_argument(
+        "-n", type=int, default=10, help="how many recommendations to print (default 10)"
+    )
+    recommend.add_argument(
+        "--json",
+        action="store_true",
+        help="print a JSON list of {item, title, predicted, genres} instead of a table",
+    )
+    recommend.set_defaults(handler=_recommend)
     return parser
 
 

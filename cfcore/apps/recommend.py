@@ -24,11 +24,11 @@ which is what the item's number of training ratings (``Recommendation.n_ratings`
 The fold-in costs one (1 x d) @ (d x K) product: well under a millisecond for MovieLens
 (``benchmarks/bench_fold_in.py``), against about a second to refit.
 
-``cfcore.apps.recommender.Recommender`` holds a fitted mixture with the items' ids, titles
-and genres. What the
-mixture models is set by a ``RatingSpace``: ``RawRatings`` (the ratings themselves, the
-course's model) by default; a model fitted to transformed ratings (e.g. residuals after
-user and item biases) plugs in with its own ``encode`` and ``decode``.
+``cfcore.apps.recommender.Recommender`` holds a fitted mixture, or any fitted cfcore model
+with a ``fold_in(cols, values)`` (``cfcore.models.ResidualMixture``, ...), with the items'
+ids, titles and genres. What a mixture given as such models is set by a ``RatingSpace``:
+``RawRatings`` (the ratings themselves, the course's model) by default; a mixture fitted to
+transformed ratings plugs in with its own ``encode`` and ``decode``.
 """
 
 from __future__ import annotations
@@ -157,9 +157,10 @@ class Recommendation(NamedTuple):
     """One recommended item: its column, id and title, its predicted rating and how sure.
 
     spread: sqrt(sum_j post_j (mu_ji - predicted)^2), the disagreement of the clusters the
-    user may belong to (module docstring); support: sum_j post_j s_ji, the number of
-    training ratings the prediction averages, counted in the user's clusters (NaN when
-    unknown).
+    user may belong to (module docstring; NaN for a model without one posterior);
+    support: the training ratings behind the prediction: sum_j post_j s_ji, counted in the
+    user's clusters, for a mixture, the item's number of training ratings for another model
+    (NaN when unknown); genres: the item's genre names (empty when the data has none).
     """
 
     item: int
@@ -168,6 +169,7 @@ class Recommendation(NamedTuple):
     predicted: float
     spread: float
     support: float
+    genres: tuple[str, ...] = ()
 
 
 def top_n(
@@ -199,10 +201,12 @@ def top_n(
 
 @dataclass(frozen=True)
 class UserFold:
-    """A user folded into a mixture: what one E-step says about them.
+    """A user folded into a model: what it says about them, without refitting.
 
-    post: (K,) posterior over clusters; predictions: (d,) posterior-mean rating of every
-    item (rated ones included); spread: (d,) see the module docstring; rated: (d,) bool.
+    post: (K,) posterior over clusters (one E-step of a mixture), or None for a model
+    without one posterior (e.g. a residual mixture averaged over seeds and sides);
+    predictions: (d,) predicted rating of every item (rated ones included); spread: (d,)
+    see the module docstring (NaN without a posterior); rated: (d,) bool.
     """
 
     post: np.ndarray
@@ -211,36 +215,45 @@ class UserFold:
     rated: np.ndarray
 
 
-def _check_item_arrays(d: int, K: int, item_ids, titles, support, min_support) -> None:
-    """item_ids, titles: (d,) or None; support: (K, d) or None; min_support: a number >= 0."""
+def _check_item_arrays(d: int, user: UserFold, item_ids, titles, support, min_support) -> None:
+    """item_ids, titles: (d,) or None; support: (K, d), (d,) or None; min_support >= 0."""
     for name, values in (("item_ids", item_ids), ("titles", titles)):
         if values is not None and np.shape(values) != (d,):
             raise ValueError(f"{name} must name the {d} items, got shape {np.shape(values)}")
-    if support is not None and np.shape(support) != (K, d):
+    shapes = [(d,)] if user.post is None else [(user.post.shape[0], d), (d,)]
+    if support is not None and np.shape(support) not in shapes:
         raise ValueError(
-            f"support must be the ({K}, {d}) cluster_support of the training data, "
-            f"got shape {np.shape(support)}"
+            f"support must be the {' or '.join(map(str, shapes))} support of the training "
+            f"data (cluster_support, or ratings per item), got shape {np.shape(support)}"
         )
     check_non_negative(min_support, "min_support")
 
 
-def _plain(value):
+def plain_value(value):
     """A numpy scalar as the Python value it holds; anything else as it is."""
     return value.item() if isinstance(value, np.generic) else value
 
 
-def best_items(user: UserFold, n, item_ids, titles, support, min_support, excluded=None):
-    """The n candidates (unrated, supported, not excluded) with the highest prediction."""
+def best_items(
+    user: UserFold, n, item_ids, titles, support, min_support, excluded=None, genres=None
+):
+    """The n candidates (unrated, supported, not excluded) with the highest prediction.
+
+    support: (K, d) ``cluster_support`` (the user's support is post @ support), (d,) the
+    support of every item for this user (e.g. its number of training ratings), or None
+    (nothing left out). genres: (d,) tuples of genre names, or None.
+    """
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(f"n must be a positive number of recommendations, got {n!r}")
     d = user.predictions.shape[0]
-    _check_item_arrays(d, user.post.shape[0], item_ids, titles, support, min_support)
+    _check_item_arrays(d, user, item_ids, titles, support, min_support)
     item_ids = None if item_ids is None else np.asarray(item_ids)  # a list works too
     if support is None:
         user_support = np.full(d, np.nan)
         candidates = ~user.rated
     else:
-        user_support = user.post @ support
+        support = np.asarray(support)
+        user_support = user.post @ support if support.ndim == 2 else support
         candidates = ~user.rated & (user_support >= min_support)
     if excluded is not None:
         candidates &= ~excluded
@@ -249,11 +262,12 @@ def best_items(user: UserFold, n, item_ids, titles, support, min_support, exclud
     return [
         Recommendation(
             item=int(i),
-            item_id=int(i) if item_ids is None else _plain(item_ids[i]),
+            item_id=int(i) if item_ids is None else plain_value(item_ids[i]),
             title="" if titles is None else str(titles[i]),
             predicted=float(user.predictions[i]),
             spread=float(user.spread[i]),
             support=float(user_support[i]),
+            genres=() if genres is None else tuple(genres[i]),
         )
         for i in order
     ]

@@ -11,6 +11,7 @@ import html
 import io
 
 import ipywidgets as widgets
+import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
@@ -88,7 +89,8 @@ def format_recommendations(recommendations: list[Recommendation], held_out=None)
         header += f"{'held out':>8}  "
     lines = [header + "title"]
     for rank, rec in enumerate(recommendations, start=1):
-        line = f"{rank:>3}  {rec.predicted:9.2f}  {rec.spread:6.2f}  {rec.support:7.1f}  "
+        spread = "—" if np.isnan(rec.spread) else f"{rec.spread:.2f}"  # not every model has one
+        line = f"{rank:>3}  {rec.predicted:9.2f}  {spread:>6}  {rec.support:7.1f}  "
         if held_out is not None:
             actual = held_out.get(rec.item_id)
             line += f"{'—' if actual is None else f'{actual:g}':>8}  "

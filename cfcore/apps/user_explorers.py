@@ -2,8 +2,10 @@
 
 ``UserExplorer``: pick a MovieLens user, see their posterior over clusters, what the
 clusters like, and their top-N recommendations against what they rated in the held-out
-fold. ``RateAndRecommend``: search movies, rate a handful; every rating is folded in (one
-E-step, no refit) and the posterior and recommendations are shown again, with the change.
+fold (a course-mixture Recommender only). ``RateAndRecommend``: search movies, rate a
+handful on the data's own scale (1-5 stars, half stars, 0-10: ``rating_steps``); every
+rating is folded in (no refit) and the posterior and recommendations are shown again, with
+the change.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from dataclasses import dataclass
 
 import ipywidgets as widgets
 import numpy as np
+import scipy.sparse as sp
 
 from ..data import RatingsData
 from .recommend import Recommendation, UserFold
@@ -114,6 +117,7 @@ class UserExplorer(Explorer):
     summary = "pick a MovieLens user, see their posterior and recommendations"
 
     def __init__(self, recommender: Recommender, held_out: RatingsData, n: int = 10):
+        recommender.require_mixture("UserExplorer")  # it shows posteriors and clusters
         self.recommender, self.held_out, self.n = recommender, held_out, n
         options = users_with_held_out(held_out)
         if not options:
@@ -154,6 +158,85 @@ class UserExplorer(Explorer):
 # ----------------------------------------------------------------------------------------
 # Rate and recommend
 
+#: more steps than this on a scale and the rating control is a slider, not buttons
+MAX_RATING_BUTTONS = 21
+#: the rating control starts here, as a share of the scale: 4 of 1-5 stars
+DEFAULT_RATING_SHARE = 0.75
+#: two ratings closer than this are one value (rounding in a file)
+_SAME_RATING = 1e-9
+
+
+def rating_step(ratings) -> float:
+    """The step between possible ratings: the smallest gap between distinct rating values.
+
+    ratings: a RatingsData (its stored ratings) or a (n, d) CSR matrix. 1 for whole stars
+    and 0-10, 0.5 for half stars. With fewer than two distinct values there is no gap to
+    read: 1 if the scale's ends are whole numbers, else the scale's width.
+    """
+    matrix = ratings.matrix if isinstance(ratings, RatingsData) else sp.csr_matrix(ratings)
+    values = np.unique(matrix.data)
+    gaps = np.diff(values)
+    gaps = gaps[gaps > _SAME_RATING]
+    if gaps.size:
+        return float(gaps.min())
+    if isinstance(ratings, RatingsData):
+        low, high = ratings.scale
+        whole = float(low).is_integer() and float(high).is_integer()
+        return 1.0 if whole or high == low else float(high - low)
+    return 1.0
+
+
+def rating_steps(scale: tuple[float, float], step: float) -> list[float]:
+    """Every rating from low to high in steps of step: [low, low + step, ..., high].
+
+    The last step is high itself even when step does not divide the scale's width; values
+    are rounded to 9 decimals, so 0.5-5 in half stars gives 0.5, 1.0, ..., 5.0 exactly.
+    """
+    low, high = scale
+    if not step > 0:
+        raise ValueError(f"step must be a positive gap between ratings, got {step!r}")
+    count = int(np.floor((high - low) / step + 1e-9))
+    steps = [round(low + k * step, 9) for k in range(count + 1)]
+    if steps[-1] < high - _SAME_RATING:
+        steps.append(float(high))
+    return steps
+
+
+def is_star_scale(scale: tuple[float, float]) -> bool:
+    """Whether ratings on this scale read as stars (up to 5, as MovieLens' 1-5 and 0.5-5)."""
+    low, high = scale
+    return 0 <= low and high <= 5
+
+
+def rating_text(rating: float, scale: tuple[float, float]) -> str:
+    """A rating as it reads on its scale: "4 ★" on stars, "7/10" on 0-10, "-3 on -10..10"."""
+    low, high = scale
+    if is_star_scale(scale):
+        return f"{rating:g} ★"
+    return f"{rating:g}/{high:g}" if low >= 0 else f"{rating:g} on {low:g}..{high:g}"
+
+
+def rating_control(scale: tuple[float, float], step: float):
+    """The widget to choose a rating: toggle buttons, one per step, or a slider if too many.
+
+    Starts at the step nearest to low + 0.75 (high - low): 4 on 1-5 stars.
+    """
+    steps = rating_steps(scale, step)
+    target = scale[0] + DEFAULT_RATING_SHARE * (scale[1] - scale[0])
+    start = min(steps, key=lambda value: (abs(value - target), -value))
+    description = "stars" if is_star_scale(scale) else "rating"
+    if len(steps) > MAX_RATING_BUTTONS:
+        return widgets.FloatSlider(
+            value=start, min=scale[0], max=scale[1], step=step, description=description
+        )
+    whole = all(float(value).is_integer() for value in steps)
+    options = [(f"{value:g}", int(value) if whole else value) for value in steps]
+    control = widgets.ToggleButtons(
+        options=options, value=int(start) if whole else start, description=description
+    )
+    control.style.button_width = "34px" if len(steps) <= 5 else "40px"
+    return control
+
 
 def search_options(recommender: Recommender, query: str, limit: int = 30) -> list:
     """(label, item id) of the movies whose title contains query, most rated first."""
@@ -168,12 +251,26 @@ def rate(ratings: dict, item_id, stars) -> dict:
 
 
 def format_ratings(recommender: Recommender, ratings: dict) -> str:
+    """One line per rating, "4 ★  Title" (or "7/10  Title" off a star scale)."""
     if not ratings:
+        if recommender.mixture is None:
+            return "no ratings yet: the predictions are the items' baseline"
         return "no ratings yet: the posterior is the mixing weights p"
     return "\n".join(
-        f"{stars:g} ★  {short(recommender.title(item_id), 60)}"
-        for item_id, stars in ratings.items()
+        f"{rating_text(rating, recommender.scale)}  {short(recommender.title(item_id), 60)}"
+        for item_id, rating in ratings.items()
     )
+
+
+def format_user_posterior(recommender: Recommender, user: UserFold, previous_post=None) -> str:
+    """The posterior readout: bars per cluster, or why a model has none."""
+    if user.post is None:
+        return (
+            f"no posterior over clusters to show: this Recommender folds users into "
+            f"{recommender.model.name} through its fold_in; the predictions below use every "
+            "rating"
+        )
+    return format_posterior(user.post, previous_post)
 
 
 @dataclass(frozen=True)
@@ -192,27 +289,34 @@ def session_view(recommender: Recommender, ratings: dict, previous_post=None, n:
     return SessionView(
         user,
         format_ratings(recommender, ratings),
-        format_posterior(user.post, previous_post),
+        format_user_posterior(recommender, user, previous_post),
         format_recommendations(recommender.recommend(user, n)),
     )
 
 
 class RateAndRecommend(Explorer):
-    """Search, rate 1-5, and see the posterior and recommendations move, with no refit."""
+    """Search, rate on the data's scale, and see the posterior and recommendations move.
+
+    step: the gap between the ratings offered (default ``rating_step`` of the recommender's
+    training ratings: 1 for 1-5 stars and 0-10, 0.5 for half stars); the control offers
+    every step of the scale. Nothing is refitted.
+    """
 
     summary = "rate movies and watch the posterior and recommendations update"
 
-    def __init__(self, recommender: Recommender, n: int = 10, limit: int = 30):
+    def __init__(
+        self, recommender: Recommender, n: int = 10, limit: int = 30, step: float | None = None
+    ):
         self.recommender, self.n, self.limit = recommender, n, limit
+        self.step = rating_step(recommender.train) if step is None else float(step)
         self.ratings: dict = {}
-        self.history: list[np.ndarray] = []
+        self.history: list[np.ndarray | None] = []  # posteriors before each rating
         self.search_box = widgets.Text(
             placeholder="type part of a title", description="search", continuous_update=True
         )
         self.results = widgets.Select(options=search_options(recommender, "", limit), rows=8)
         self.results.layout.width = "420px"
-        self.stars = widgets.ToggleButtons(options=[1, 2, 3, 4, 5], value=4, description="stars")
-        self.stars.style.button_width = "34px"
+        self.stars = rating_control(recommender.scale, self.step)
         self.rate_button = widgets.Button(description="Rate", button_style="primary")
         self.undo_button = widgets.Button(description="Undo last rating")
         self.ratings_view = widgets.HTML()

@@ -10,7 +10,8 @@ Three explorers, each an ``ipywidgets.VBox`` that can be displayed as it is:
     Pick a MovieLens user: their posterior over clusters, what the clusters like, and their
     top-N recommendations against what they rated in the held-out fold.
 ``RateAndRecommend``
-    Search movies, rate a handful 1-5; every rating is folded in (one E-step, no refit) and
+    Search movies, rate a handful on the data's scale (1-5 stars, half stars, 0-10, ...: the
+    control offers every step, ``rating_steps``); every rating is folded in (no refit) and
     the posterior and recommendations are shown again, with the change.
 
 Everything a widget shows is computed by a module-level function (``run_em``, ``em_summary``,
@@ -33,8 +34,13 @@ from .user_explorers import (
     UserExplorer,
     UserReport,
     format_ratings,
+    format_user_posterior,
     format_user_report,
     rate,
+    rating_control,
+    rating_step,
+    rating_steps,
+    rating_text,
     search_options,
     session_view,
     user_report,
@@ -58,9 +64,14 @@ __all__ = [
     "format_profiles",
     "format_ratings",
     "format_recommendations",
+    "format_user_posterior",
     "format_user_report",
     "pre",
     "rate",
+    "rating_control",
+    "rating_step",
+    "rating_steps",
+    "rating_text",
     "run_em",
     "search_options",
     "session_view",

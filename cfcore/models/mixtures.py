@@ -24,6 +24,12 @@ Two ``RatingModel`` subclasses (derivations in docs/derivations.md, notebook 06)
     sides=("users", "items"), plus the same model fitted to the transposed residuals
     (clusters of items, whose coordinates are users).
 
+Both fold a new user in without refitting: ``fold_in(cols, values)`` predicts every item
+for someone who rated the items ``cols`` (column indices) with ``values`` (the course
+mixture: one E-step of their row; the residual mixture: their bias in closed form, then each
+side's correction; ``ResidualMixture.fold_in`` says how). ``cfcore.apps.recommender`` builds
+recommendations on it.
+
 """
 
 from __future__ import annotations
@@ -32,9 +38,10 @@ import warnings
 from collections.abc import Iterable
 
 import numpy as np
+import scipy.sparse as sp
 
 from .. import em
-from .._validation import check_seeds
+from .._validation import as_real_array, check_seeds
 from ..common import MIN_VARIANCE, ConvergenceWarning, GaussianMixture
 from ..data import holdout
 from ..engine import RatingBlocks, prepare, transpose, with_data
@@ -60,6 +67,49 @@ def scaled_variance(variance: float | None, scale: tuple[float, float]) -> float
         return None
     low, high = scale
     return variance * ((high - low) / REFERENCE_SCALE_WIDTH) ** 2
+
+
+def new_user_row(model: RatingModel, cols, values) -> sp.csr_matrix:
+    """A new user's ratings as a (1, d) CSR row (sorted columns), checked against ``model``.
+
+    cols: (m,) distinct integer column indices in [0, d) of the fitted model; values: (m,)
+    finite ratings within its ``scale_``. m = 0 (no ratings) is allowed.
+    """
+    if not hasattr(model, "shape_"):
+        raise RuntimeError(f"{model.name}: call fit(train) before fold_in(cols, values)")
+    d = model.shape_[1]
+    cols = np.asarray(cols)
+    values = as_real_array(values, "values", "an (m,) array of ratings")
+    if cols.ndim != 1 or values.shape != cols.shape:
+        raise ValueError(
+            f"cols and values must be two 1-D arrays of equal length (one rating per rated "
+            f"item), got shapes {cols.shape} and {values.shape}"
+        )
+    if cols.size and not np.issubdtype(cols.dtype, np.integer):
+        raise TypeError(f"cols must be integer column indices, got dtype {cols.dtype}")
+    if cols.size and (cols.min() < 0 or cols.max() >= d):
+        raise ValueError(
+            f"cols must lie in [0, {d}), the model's items; got [{cols.min()}, {cols.max()}]"
+        )
+    if np.unique(cols).size != cols.size:
+        raise ValueError("cols names an item twice; give one rating per item")
+    low, high = model.scale_
+    outside = ~np.isfinite(values) | (values < low) | (values > high)
+    if outside.any():
+        raise ValueError(
+            f"values must be finite ratings within the model's scale {low:g}-{high:g}, got "
+            f"{values[outside][0]:g} for column {cols[outside][0]}"
+        )
+    order = np.argsort(cols)
+    indptr = np.array([0, cols.size])
+    return sp.csr_matrix((values[order], cols[order].astype(np.intp), indptr), shape=(1, d))
+
+
+def clipped_fold_in(model: RatingModel, predictions: np.ndarray) -> np.ndarray:
+    """A fold-in's (d,) predictions clipped to ``model.scale_``; non-finite ones refused."""
+    if not np.isfinite(predictions).all():
+        raise FloatingPointError(f"{model.name} produced non-finite fold-in predictions")
+    return np.clip(predictions, *model.scale_)
 
 
 class CourseMixture(RatingModel):
@@ -133,6 +183,25 @@ class CourseMixture(RatingModel):
     def _predict(self, rows, cols):
         return em.predict_pairs(self.post_, self.mu_, rows, cols)
 
+    def fold_in(self, cols, values) -> np.ndarray:
+        """Predicted rating of every item for a new user who rated ``cols`` with ``values``: (d,).
+
+        One E-step of their row against the fitted mixture, in the frame the model is fitted
+        in (ratings minus low = ``scale_[0]``; the posterior does not depend on the shift):
+
+            post_j = p_j N(x_C - low | mu_jC - low, var_j I) / sum_l (the same for l),
+            pred_i = sum_j post_j mu_ji,
+
+        clipped to ``scale_``; nothing is refitted. A training user's own row gives exactly
+        ``predict`` for that user (the same E-step as the fit's final one); no ratings give
+        sum_j p_j mu_ji. cols: (m,) distinct column indices; values: (m,) ratings in scale_.
+        """
+        row = new_user_row(self, cols, values)
+        low = self.scale_[0]
+        mu, var, p = self.mixture_
+        post, _ = em.estep(with_data(row, row.data - low), GaussianMixture(mu - low, var, p))
+        return clipped_fold_in(self, post[0] @ mu)
+
 
 class ResidualMixture(RatingModel):
     """Biases + MAP-EM mixtures of their residuals, averaged over seeds (module docstring).
@@ -184,19 +253,16 @@ class ResidualMixture(RatingModel):
         self.min_variance, self.max_iter = min_variance, max_iter
 
     def _fit(self, X):
-        n, d = X.shape
         self.prior_variance_ = scaled_variance(self.prior_variance, self.scale_)
         self.min_variance_ = scaled_variance(self.min_variance, self.scale_)
-        if self.use_biases:
-            self.biases_ = fit_biases(X, self.reg_user, self.reg_item)
-        else:
-            self.biases_ = Biases(0.0, np.zeros(n), np.zeros(d))
-        residuals = self.biases_.residuals(X)
-        self.fits_, self.unconverged_ = {}, 0
+        residuals = self._fit_offsets(X)
+        self.fits_, self.mixtures_, self.unconverged_ = {}, {}, 0
         for side in self.sides:
             matrix = residuals if side == "users" else transpose(residuals)
             data = prepare(matrix, allow_negative=True)
-            self.fits_[side] = [self._fit_one(data, seed) for seed in self.seeds]
+            runs = [self._fit_one(data, seed) for seed in self.seeds]
+            self.fits_[side] = [(post, mixture.mu) for post, mixture in runs]
+            self.mixtures_[side] = [mixture for _, mixture in runs]  # what fold_in needs
         if self.unconverged_:
             warnings.warn(
                 f"{self.name}: {self.unconverged_} of {len(self.seeds) * len(self.sides)} MAP-EM "
@@ -205,8 +271,17 @@ class ResidualMixture(RatingModel):
                 stacklevel=3,
             )
 
-    def _fit_one(self, data: RatingBlocks, seed: int) -> tuple[np.ndarray, np.ndarray]:
-        """One seeded MAP-EM run; returns (post of a final E-step, mu)."""
+    def _fit_offsets(self, X) -> sp.csr_matrix:
+        """Fit what the mixtures refine (here the biases); return the residuals they model."""
+        n, d = X.shape
+        if self.use_biases:
+            self.biases_ = fit_biases(X, self.reg_user, self.reg_item)
+        else:
+            self.biases_ = Biases(0.0, np.zeros(n), np.zeros(d))
+        return self.biases_.residuals(X)
+
+    def _fit_one(self, data: RatingBlocks, seed: int) -> tuple[np.ndarray, GaussianMixture]:
+        """One seeded MAP-EM run; returns (post of a final E-step, the fitted mixture)."""
         start = init_observed if self.use_biases else init_observed_rows
         mixture, post = start(data, self.K, seed, self.min_variance_)
         outcome = map_em.run_full(
@@ -219,7 +294,7 @@ class ResidualMixture(RatingModel):
         )
         self.unconverged_ += not outcome.converged
         post, _ = em.estep(data, outcome.mixture)  # the posterior of the returned mixture
-        return post, outcome.mixture.mu
+        return post, outcome.mixture
 
     def residual_predictions(self, rows, cols, side: str) -> np.ndarray:
         """sum_j post_uj mu_ji of one side's mixture, averaged over seeds: (m,) array."""
@@ -233,3 +308,105 @@ class ResidualMixture(RatingModel):
         for side in self.sides:
             predictions = predictions + self.residual_predictions(rows, cols, side)
         return predictions
+
+    # -- a new user, without refitting ------------------------------------------------------
+
+    def fold_in(self, cols, values) -> np.ndarray:
+        """Predicted rating of every item for a new user who rated ``cols`` with ``values``: (d,).
+
+        With the mean m and the item offsets c fixed, the new user's bias is the biases
+        model's closed form for one user (``new_user_bias``), their residuals are
+        r_i = x_i - m - b - c_i on the items they rated, and
+
+            pred = m + b + c + ``_fold_in_corrections(cols, r)``,
+
+        clipped to ``scale_``; nothing is refitted. cols: (m,) distinct column indices;
+        values: (m,) ratings in scale_. With no ratings: b = 0 and each side's correction
+        falls back as ``_fold_in_corrections`` says. A subclass that models more than the
+        biases extends ``_fold_in_corrections``.
+        """
+        row = new_user_row(self, cols, values)
+        cols, values = row.indices, row.data
+        mean, item = self.biases_.mean, self.biases_.item
+        bias = self.new_user_bias(cols, values)
+        residuals = values - mean - bias - item[cols]
+        return clipped_fold_in(
+            self, mean + bias + item + self._fold_in_corrections(cols, residuals)
+        )
+
+    def new_user_bias(self, cols: np.ndarray, values: np.ndarray) -> float:
+        """b = sum_{i in C} (x_i - m - c_i) / (reg_user + |C|): a new user's offset.
+
+        The biases' normal equation for one user, (reg_user + |C|) b + sum_{i in C} c_i =
+        sum_{i in C} (x_i - m), solved with m and c fixed; a training user's row gives back
+        their fitted b_u (to the solver's tolerance). 0 without ratings or with biases=False.
+        """
+        if not self.use_biases or len(cols) == 0:
+            return 0.0
+        mean, item = self.biases_.mean, self.biases_.item
+        return float(np.sum(values - mean - item[cols]) / (self.reg_user + len(cols)))
+
+    def _fold_in_corrections(self, cols: np.ndarray, residuals: np.ndarray) -> np.ndarray:
+        """What the mixtures add to the biases for a new user: (d,), summed over the sides.
+
+        cols: (m,) sorted columns the user rated; residuals: (m,) r_i there.
+        users side (``users_side_fold_in``): the E-step of the residual row, sum_j post_j mu_ji;
+        items side (``items_side_fold_in``): the user as a new coordinate of the item
+        clusters, sum_j post_ij mu_{j,new}. Each is averaged over the seeds, as in predict.
+        """
+        corrections = np.zeros(self.shape_[1])
+        if "users" in self.sides:
+            corrections += self.users_side_fold_in(cols, residuals)
+        if "items" in self.sides:
+            corrections += self.items_side_fold_in(cols, residuals)
+        return corrections
+
+    def users_side_fold_in(self, cols: np.ndarray, residuals: np.ndarray) -> np.ndarray:
+        """sum_j post_j mu_ji averaged over the seeds' user mixtures: (d,).
+
+        post: ``em.estep`` of the (1, d) residual row against that seed's mixture (the
+        same E-step the fit ends with, so a training user's residual row gives their fitted
+        posterior); no ratings give post = p.
+        """
+        d = self.shape_[1]
+        row = sp.csr_matrix((residuals, cols, np.array([0, len(cols)])), shape=(1, d))
+        data = prepare(row, allow_negative=True)
+        corrections = [
+            em.estep(data, mixture)[0][0] @ mixture.mu for mixture in self.mixtures_["users"]
+        ]
+        return np.mean(corrections, axis=0)
+
+    def items_side_fold_in(self, cols: np.ndarray, residuals: np.ndarray) -> np.ndarray:
+        """sum_j post_ij mu_{j,new} averaged over the seeds' item mixtures: (d,).
+
+        On the items side a user is a coordinate, so a new user is a new coordinate of every
+        cluster mean. With the item posteriors post (d, K) of that seed fixed, its MAP M-step
+        (``map_em.map_mstep``, an ECM step at the fitted var_j) is
+
+            mu_{j,new} = sum_{i in C} post_ij r_i / (sum_{i in C} post_ij + var_j / tau^2),
+
+        tau^2 = ``prior_variance_``; with no prior the course's M-step, sum post_ij r_i /
+        sum post_ij where that support is >= 1, else 0 (no correction). No ratings: 0.
+        """
+        total = np.zeros(self.shape_[1])
+        for (post, _), mixture in zip(self.fits_["items"], self.mixtures_["items"], strict=True):
+            rated = post[cols]  # (m, K): the posteriors of the items the user rated
+            total += post @ new_coordinate_means(
+                rated.T @ residuals, rated.sum(axis=0), mixture.var, self.prior_variance_
+            )
+        return total / len(self.fits_["items"])
+
+
+def new_coordinate_means(weighted, support, var, prior_variance) -> np.ndarray:
+    """(K,) cluster means of a new coordinate from sum_i post_ij r_i and sum_i post_ij.
+
+    weighted, support, var: (K,). MAP: weighted / (support + var / prior_variance); with
+    prior_variance None, the course's support rule: weighted / support where support >= 1,
+    else 0.
+    """
+    if prior_variance is not None:
+        return weighted / (support + var / prior_variance)
+    means = np.zeros_like(weighted)
+    supported = support >= 1.0
+    means[supported] = weighted[supported] / support[supported]
+    return means

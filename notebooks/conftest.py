@@ -19,6 +19,7 @@ NEEDS = {
     "05_reproducing_the_course.ipynb": ["course"],
     "06_evaluation.ipynb": ["course", "movielens"],
     "07_interactive.ipynb": ["movielens"],
+    "08_hybrid.ipynb": ["movielens"],
 }
 
 AVAILABLE = {

@@ -21,14 +21,25 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
 
+import browser_support
 import pytest
+from browser_support import (
+    TIMEOUT,
+    alive,
+    browser_or_skip,
+    descendants,
+    free_port,
+    launch_chromium,
+    server_environment,
+    text_of,
+    wait_for_text,
+)
 
 from cfcore.apps import widgets
 from cfcore.apps.plotting import figures_dir
@@ -38,94 +49,17 @@ pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "07_interactive.ipynb"
-CHROMIUM = os.environ.get("CFCORE_CHROMIUM", "/usr/bin/chromium")
-#: flags that let Chromium run as root in a container on a network with no outside access
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-INSTALL_HINT = (
-    "install Debian's Chromium (apt-get install chromium) and Playwright (pip install "
-    "'.[dev]'); never `playwright install`, which downloads a browser build"
-)
 IDLE = "Python 3 (ipykernel) | Idle"
-#: milliseconds to wait for the page, the kernel and a readout
-TIMEOUT = 90_000
-
-
-def browser_or_skip():
-    """sync_playwright, or skip (fail under CFCORE_REQUIRE_BROWSER=1) saying how to install."""
-    missing = []
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        sync_playwright = None
-        missing.append("the playwright package")
-    if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
-        missing.append(f"Chromium at {CHROMIUM}")
-    if missing:
-        reason = f"no real browser to test in ({' and '.join(missing)} not found): {INSTALL_HINT}"
-        if os.environ.get("CFCORE_REQUIRE_BROWSER") == "1":
-            pytest.fail(reason + " (CFCORE_REQUIRE_BROWSER=1)")
-        pytest.skip(reason)
-    return sync_playwright
 
 
 def test_without_a_browser_the_skip_says_how_to_install_one(monkeypatch, tmp_path):
-    monkeypatch.setattr(sys.modules[__name__], "CHROMIUM", str(tmp_path / "no-chromium"))
+    monkeypatch.setattr(browser_support, "CHROMIUM", str(tmp_path / "no-chromium"))
     monkeypatch.delenv("CFCORE_REQUIRE_BROWSER", raising=False)
     with pytest.raises(pytest.skip.Exception, match=r"apt-get install chromium.*never"):
         browser_or_skip()
     monkeypatch.setenv("CFCORE_REQUIRE_BROWSER", "1")
     with pytest.raises(pytest.fail.Exception, match=r"no-chromium not found.*REQUIRE_BROWSER"):
         browser_or_skip()
-
-
-# --- processes ------------------------------------------------------------------------------
-
-
-def descendants(pid: int) -> set[int]:
-    """Live (not zombie) processes below pid, read from /proc."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        state, parent = stat.rsplit(")", 1)[1].split()[:2]
-        if state != "Z":
-            children.setdefault(int(parent), []).append(int(entry.name))
-    found, stack = set(), [pid]
-    while stack:
-        for child in children.get(stack.pop(), []):
-            found.add(child)
-            stack.append(child)
-    return found
-
-
-def alive(pids: set[int]) -> set[int]:
-    still = set()
-    for pid in pids:
-        try:
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if state != "Z":
-            still.add(pid)
-    return still
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 # --- the JupyterLab server --------------------------------------------------------------------
@@ -152,21 +86,15 @@ def lab_folders(base: Path) -> dict[str, Path]:
 
 
 def lab_environment(folders: dict[str, Path], figures: Path) -> dict[str, str]:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.lower().endswith("_proxy") and not key.startswith("JUPYTER")
-    }
-    env.update(
-        HOME=str(folders["home"]),
-        JUPYTER_CONFIG_DIR=str(folders["config"]),
-        JUPYTER_DATA_DIR=str(folders["data"]),
-        JUPYTER_RUNTIME_DIR=str(folders["runtime"]),
-        JUPYTERLAB_SETTINGS_DIR=str(folders["settings"]),
-        JUPYTERLAB_WORKSPACES_DIR=str(folders["workspaces"]),
-        CFCORE_FIGURES=str(figures),  # the notebook's own figures stay out of the repository
+    return server_environment(
+        HOME=folders["home"],
+        JUPYTER_CONFIG_DIR=folders["config"],
+        JUPYTER_DATA_DIR=folders["data"],
+        JUPYTER_RUNTIME_DIR=folders["runtime"],
+        JUPYTERLAB_SETTINGS_DIR=folders["settings"],
+        JUPYTERLAB_WORKSPACES_DIR=folders["workspaces"],
+        CFCORE_FIGURES=figures,  # the notebook's own figures stay out of the repository
     )
-    return env
 
 
 def start_lab(folders: dict[str, Path], env: dict[str, str], log) -> tuple[subprocess.Popen, str]:
@@ -235,17 +163,6 @@ def stop_lab(server: subprocess.Popen, url: str, token: str) -> None:
 # --- the page ---------------------------------------------------------------------------------
 
 
-def text_of(page, css: str) -> str:
-    """The text in the element (its DOM text: a cell scrolled out of view still has it)."""
-    return page.locator(css).first.text_content()
-
-
-def wait_for_text(page, css: str, expected: str) -> str:
-    """Wait until the element's text contains expected; return the text."""
-    page.locator(css).filter(has_text=expected).first.wait_for(timeout=TIMEOUT)
-    return text_of(page, css)
-
-
 def run_all_cells(page) -> None:
     page.get_by_role("menuitem", name="Run", exact=True).click()
     page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
@@ -273,9 +190,7 @@ def test_notebook_07_widgets_in_jupyterlab(movielens, tmp_path):
         try:
             wait_for_server(server, url, token, log_path)
             with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(
-                    executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS
-                )
+                browser = launch_chromium(playwright)
                 try:
                     page = browser.new_page(viewport={"width": 1400, "height": 1000})
                     page.set_default_timeout(TIMEOUT)

@@ -14,7 +14,7 @@ from cfcore.apps import plotting
 
 FIGURES = Path(__file__).resolve().parents[1] / "figures"
 #: screenshots of the browser, not matplotlib figures
-SCREENSHOTS = {"07_interactive_jupyterlab.png"}
+SCREENSHOTS = {"07_interactive_jupyterlab.png", "app_voila.png"}
 
 
 def test_savefig_refuses_colours_outside_the_palette(tmp_path, monkeypatch):

@@ -371,20 +371,21 @@ def test_rating_steps_are_read_from_the_data():
 
 
 @pytest.mark.parametrize(
-    "low, high, step, labels, start, text",
+    "low, high, step, labels, text",
     [
-        (0.5, 5.0, 0.5, ["0.5", "1", "1.5", "2", "2.5", "3", "3.5", "4", "4.5", "5"], 4.0, "3.5 ★"),
-        (0.0, 10.0, 1.0, [str(k) for k in range(11)], 8, "3.5/10"),
+        (0.5, 5.0, 0.5, ["0.5", "1", "1.5", "2", "2.5", "3", "3.5", "4", "4.5", "5"], "3.5 ★"),
+        (0.0, 10.0, 1.0, [str(k) for k in range(11)], "3.5/10"),
     ],
 )
-def test_rate_and_recommend_offers_the_scale_s_steps(low, high, step, labels, start, text):
+def test_rate_and_recommend_offers_the_scale_s_steps(low, high, step, labels, text):
     data = scaled_data(low, high, step)
     recommender = Recommender.from_model(data, ResidualMixture(2, seeds=range(2)).fit(data))
     app = RateAndRecommend(recommender, n=4, step=step)
     assert [label for label, _ in app.stars.options] == labels
-    assert app.stars.value == start
+    assert app.stars.value is None and app.rate_button.disabled  # nothing chosen for the user
     assert "no posterior over clusters to show" in app.posterior.value
     app.search_box.value = "film c"
+    app.results.value = 103
     app.stars.value = 3.5 if step == 0.5 else 10
     app.rate_button.click()
     rated = 3.5 if step == 0.5 else 10.0

@@ -6,8 +6,16 @@ import numpy as np
 import pytest
 from synthetic import titled_ratings
 
-from cfcore import common, fit
+from cfcore import common, engine, fit
 from cfcore.apps import widgets
+from cfcore.apps.app import (
+    APP_ENGINE,
+    LiveSession,
+    RecommenderApp,
+    fitted_model,
+    live_model,
+    model_cache_dir,
+)
 from cfcore.apps.recommender import Recommender, movielens_recommender
 from cfcore.apps.widgets import (
     EMData,
@@ -27,6 +35,7 @@ from cfcore.apps.widgets import (
     users_with_held_out,
 )
 from cfcore.data import make_blobs
+from cfcore.models import HybridMixture, LiveModel
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -141,6 +150,20 @@ def test_em_explorer_reruns_when_k_or_seed_move_and_steps_through_iterations(poi
     assert "start: random responsibilities" in explorer.readout.value
 
 
+def test_em_explorer_updates_its_figure_before_its_text(points):
+    explorer = EMExplorer([points], K=2)
+    updates = []
+    explorer.figure.observe(lambda change: updates.append("figure"), names="value")
+    explorer.readout.observe(lambda change: updates.append("text"), names="value")
+    explorer.k_slider.value = 3
+    assert updates == ["figure", "text"]  # one figure, then the text that describes it
+    explorer.iteration_slider.value = 1
+    assert updates == ["figure", "text"] * 2
+    explorer.seed_choice.value = 2
+    assert updates == ["figure", "text"] * 3
+    assert "K = 3, seed 2" in explorer.readout.value
+
+
 def test_explorers_show_a_stable_plain_text_form(points):
     bundle = EMExplorer([points])._repr_mimebundle_()
     assert bundle["text/plain"].startswith("EMExplorer: EM on 2-D points or ratings")
@@ -227,6 +250,14 @@ def test_search_and_rate_are_plain_functions(recommender):
     assert "Film C" not in view.recommendations_text  # rated items are not recommended
 
 
+def choose(app, item_id, stars) -> None:
+    """What a person does: find the movie, select it, choose the stars, press Rate."""
+    app.search_box.value = app.recommender.title(item_id)
+    app.results.value = item_id
+    app.stars.value = stars
+    app.rate_button.click()
+
+
 def test_rate_and_recommend_updates_at_every_rating_and_can_undo(recommender):
     app = RateAndRecommend(recommender, n=5, limit=10)
     assert "no ratings yet" in app.ratings_view.value
@@ -237,22 +268,216 @@ def test_rate_and_recommend_updates_at_every_rating_and_can_undo(recommender):
         assert [label for label, _ in app.results.options] == [
             recommender.title(i) for i in recommender.search(query, 10)
         ]
+        app.results.value = recommender.search(query, 10)[0]
         app.stars.value = stars
         app.rate_button.click()
         seen_posteriors.append(app.posterior.value)
         seen_lists.append(app.recommendations.value)
     assert app.ratings == {101: 5.0, 102: 1.0, 110: 5.0}
     assert len(set(seen_posteriors)) == 4  # the posterior readout changed at every rating
-    expected = session_view(recommender, app.ratings, app.history[-1], 5)
+    before_last = recommender.fold_in({101: 5.0, 102: 1.0}).post
+    expected = session_view(recommender, app.ratings, before_last, 5)
     assert app.recommendations.value == widgets.pre(expected.recommendations_text)
     assert app.posterior.value == widgets.pre(expected.posterior_text)
     app.undo_button.click()
     assert app.ratings == {101: 5.0, 102: 1.0}
-    assert app.posterior.value == seen_posteriors[2]
+    assert app.recommendations.value == seen_lists[2]
     app.search_box.value = "no such film"
     assert app.results.options == () and app.results.value is None
     app.rate_button.click()  # nothing selected: nothing happens
     assert app.ratings == {101: 5.0, 102: 1.0}
+
+
+def test_the_panel_starts_with_nothing_chosen_and_rate_disabled(recommender):
+    app = RateAndRecommend(recommender, n=5, limit=10)
+    assert app.results.value is None and app.stars.value is None
+    assert app.rate_button.disabled and app.undo_button.disabled
+    assert app.hint.value == "Pick a movie in the list and choose a rating."
+    app.rate_button.click()  # a click that reaches a disabled button rates nothing
+    assert app.ratings == {}
+    app.results.value = 103
+    assert app.rate_button.disabled and app.hint.value == "Choose a rating."
+    app.stars.value = 4
+    assert not app.rate_button.disabled and app.hint.value == "Press Rate."
+    app.rate_button.click()
+    assert app.ratings == {103: 4.0}
+    assert app.stars.value is None and app.rate_button.disabled  # the next rating is chosen anew
+    assert not app.undo_button.disabled
+    app.search_box.value = "film"  # a new list of titles selects none of them by itself
+    assert len(app.results.options) > 1 and app.results.value is None
+    assert app.rate_button.disabled
+
+
+def test_undo_after_a_re_rating_restores_the_earlier_rating(recommender):
+    app = RateAndRecommend(recommender, n=5, limit=10)
+    choose(app, 103, 4)
+    choose(app, 105, 2)
+    shown = (app.ratings_view.value, app.recommendations.value)
+    choose(app, 103, 1)  # re-rated: replaced in place
+    assert list(app.ratings.items()) == [(103, 1.0), (105, 2.0)]
+    assert app.recommendations.value == widgets.pre(
+        session_view(recommender, {103: 1.0, 105: 2.0}, n=5).recommendations_text
+    )
+    app.undo_button.click()
+    assert list(app.ratings.items()) == [(103, 4.0), (105, 2.0)]  # the 4 is back, not gone
+    assert (app.ratings_view.value, app.recommendations.value) == shown
+    app.undo_button.click()
+    assert app.ratings == {103: 4.0}
+    app.undo_button.click()
+    assert app.ratings == {} and app.undo_button.disabled
+    app.undo_button.click()  # nothing left to undo: nothing happens
+    assert app.ratings == {}
+
+
+def test_was_compares_with_the_posterior_before_the_last_action(recommender):
+    app = RateAndRecommend(recommender, n=5, limit=10)
+    assert "(was " not in app.posterior.value  # nothing happened yet
+    posts = [recommender.mixture.p]
+    for item_id, stars in ((101, 5), (102, 1), (101, 2)):
+        choose(app, item_id, stars)
+        posts.append(app.session.user().post)
+        np.testing.assert_allclose(app.shown_post, posts[-1])
+        assert app.posterior.value == widgets.pre(format_posterior(posts[-1], posts[-2]))
+    app.undo_button.click()  # back to the second state; "was" is what the undo replaced
+    np.testing.assert_allclose(app.shown_post, posts[2])
+    assert app.posterior.value == widgets.pre(format_posterior(posts[2], posts[3]))
+    app.undo_button.click()
+    assert app.posterior.value == widgets.pre(format_posterior(posts[1], posts[2]))
+
+
+def test_a_rating_session_keeps_the_values_it_replaced():
+    class Checked:
+        """What a session uses of a Recommender: its checks of a row, and fold_in."""
+
+        scale = (1.0, 5.0)
+
+        def row(self, ratings):
+            for rating in ratings.values():
+                if not 1 <= float(rating) <= 5:
+                    raise ValueError(f"rating {rating} outside the scale 1-5")
+
+        def fold_in(self, ratings):
+            return dict(ratings)
+
+    session = widgets.RatingSession(Checked())
+    assert not session.can_undo and session.undo() is None
+    session.rate("a", 3)
+    session.rate("b", 5)
+    change = session.rate("a", 1)
+    assert change == widgets.RatingChange("a", 1.0, 3.0)
+    assert [c.previous for c in session.undo_stack] == [None, None, 3.0]
+    with pytest.raises(ValueError, match="outside the scale"):
+        session.rate("c", 9)
+    assert session.ratings == {"a": 1.0, "b": 5.0} and len(session.undo_stack) == 3
+    assert session.undo() == change and session.user() == {"a": 3.0, "b": 5.0}
+    session.undo()
+    session.undo()
+    assert session.ratings == {} and not session.can_undo
+
+
+# --- the web app's support (cfcore.apps.app) -------------------------------------------------
+
+
+def small_hybrid():
+    return HybridMixture(2, seeds=range(2))
+
+
+@pytest.fixture(scope="module")
+def live_recommender(ratings_data):
+    """(recommender, fitted model): a small hybrid mixture on titled ratings."""
+    model = small_hybrid().fit(ratings_data)
+    return Recommender.from_model(ratings_data, model), model
+
+
+def test_the_fitted_model_is_cached_by_data_settings_and_code(ratings_data, tmp_path):
+    first = fitted_model(ratings_data, small_hybrid(), tmp_path)
+    assert not first.from_cache and first.path.parent == tmp_path
+    again = fitted_model(ratings_data, small_hybrid(), tmp_path)
+    assert again.from_cache and again.path == first.path and again.model is not first.model
+    np.testing.assert_array_equal(again.model.fold_in([0], [5.0]), first.model.fold_in([0], [5.0]))
+    other_settings = fitted_model(ratings_data, HybridMixture(2, seeds=range(1)), tmp_path)
+    other_data = fitted_model(titled_ratings(n_users=90, n_items=12), small_hybrid(), tmp_path)
+    assert len({first.path, other_settings.path, other_data.path}) == 3
+    assert sorted(tmp_path.iterdir()) == sorted(
+        {first.path, other_settings.path, other_data.path}
+    )  # written atomically: no temporary file is left
+    with pytest.raises(ValueError, match=r"already fitted .* pass the unfitted model"):
+        fitted_model(ratings_data, first.model, tmp_path)
+
+
+def test_a_cache_entry_that_cannot_be_read_is_fitted_again(ratings_data, tmp_path):
+    path = fitted_model(ratings_data, small_hybrid(), tmp_path).path
+    path.write_bytes(b"half a pickle")
+    with pytest.warns(RuntimeWarning, match=r"could not be read .* fitting it again"):
+        refitted = fitted_model(ratings_data, small_hybrid(), tmp_path)
+    assert not refitted.from_cache
+    assert fitted_model(ratings_data, small_hybrid(), tmp_path).from_cache
+
+
+def test_the_cache_folder_is_cfcore_cache_when_set(monkeypatch, tmp_path):
+    monkeypatch.setenv("CFCORE_CACHE", str(tmp_path))
+    assert model_cache_dir() == tmp_path
+    monkeypatch.delenv("CFCORE_CACHE")
+    assert model_cache_dir().name == "models"
+
+
+def test_a_live_session_learns_each_rating_and_undo_restores_it_exactly(live_recommender):
+    recommender, model = live_recommender
+    session = LiveSession(recommender, live_model(model))
+    with engine.using(APP_ENGINE):  # the same calls made by hand, on the session's engine
+        twin = LiveModel(model)
+        user = twin.add_user()
+        np.testing.assert_array_equal(session.user().predictions, twin.predict_user(user))
+        states = []
+        for item_id, stars in ((103, 4), (105, 2), (103, 1)):  # the last one re-rates
+            states.append(session.user())
+            session.rate(item_id, stars)
+            twin.rate(user, recommender.column(item_id), stars)
+            got = session.user()
+            np.testing.assert_array_equal(got.predictions, twin.predict_user(user))
+            np.testing.assert_array_equal(got.post, twin.posterior(user))
+            assert got.rated.sum() == len(session.ratings)
+    assert session.ratings == {103: 1.0, 105: 2.0}
+    for state in reversed(states):
+        session.undo()
+        np.testing.assert_array_equal(session.user().predictions, state.predictions)
+        np.testing.assert_array_equal(session.user().post, state.post)
+    assert session.ratings == {} and session.undo() is None
+    with pytest.raises(ValueError, match=r"outside the scale 1-5"):
+        session.rate(103, 7)
+    assert session.ratings == {} and not session.can_undo  # nothing learnt from it
+
+
+def test_a_session_keeps_no_more_undo_than_its_model_can_take_back(live_recommender):
+    recommender, model = live_recommender
+    session = LiveSession(recommender, LiveModel(model, max_undo=2))  # keeps 2 calls
+    assert session.max_undo == 2
+    for item_id in (101, 102, 103):
+        session.rate(item_id, 3)
+    assert [change.item_id for change in session.undo_stack] == [102, 103]
+    session.undo()
+    session.undo()
+    assert session.ratings == {101: 3.0} and not session.can_undo
+    with pytest.raises(ValueError, match=r"max_undo must be a number of ratings >= 1"):
+        widgets.RatingSession(recommender, max_undo=0)
+
+
+def test_the_app_panel_rates_through_the_live_model(live_recommender):
+    recommender, model = live_recommender
+    app = RecommenderApp(recommender, live_model(model), citation="Cite this.")
+    assert isinstance(app.panel.session, LiveSession) and app.panel.session is app.session
+    assert "cfcore-app" in app._dom_classes
+    style, _, footer = app.children
+    assert "<style>" in style.value and "font-family: 'DejaVu Sans Mono'" in style.value
+    assert "Cite this." in footer.value
+    assert "cluster 0" in app.panel.posterior.value  # the live user's posterior
+    choose(app.panel, 104, 5)
+    user = app.session.user()
+    assert app.panel.recommendations.value == widgets.pre(
+        session_view(recommender, {104: 5.0}, n=10, user=user).recommendations_text
+    )
+    app.panel.undo_button.click()
+    assert app.panel.ratings == {} and app.panel.undo_button.disabled
 
 
 # --- on MovieLens 100K ----------------------------------------------------------------------
@@ -264,11 +489,13 @@ def test_the_explorers_on_movielens(movielens):
     explorer = UserExplorer(recommender, held_out)
     assert len(explorer.user_choice.options) == 459  # u1's test users
     explorer.user_choice.value = 13
-    assert explorer.report.value.startswith('<pre class="" style=')
+    assert explorer.report.value.startswith('<pre class="cfcore-mono" style="font-family: ')
     assert "user 13: " in explorer.report.value
     app = RateAndRecommend(recommender)
     app.search_box.value = "star wars"
     assert app.results.options[0] == ("Star Wars (1977)", 50)
+    assert app.results.value is None and app.stars.value is None  # nothing chosen for you
+    app.results.value = 50
     app.stars.value = 5
     app.rate_button.click()
     assert "5 ★  Star Wars (1977)" in app.ratings_view.value

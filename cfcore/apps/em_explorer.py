@@ -293,5 +293,10 @@ class EMExplorer(Explorer):
             self.show(self.current_run(), self.iteration_slider.value)
 
     def show(self, run: EMRun, iteration: int) -> None:
-        self.readout.value = pre(em_summary(run, iteration))
-        self.figure.value = figure_png(em_figure(run, iteration))
+        """Show an iteration of a run: both views are computed first, then the figure is
+        updated and the text right after it, so the text never describes a figure that is
+        not on screen yet (drawing takes a noticeable fraction of a second)."""
+        text = pre(em_summary(run, iteration))
+        png = figure_png(em_figure(run, iteration))
+        self.figure.value = png
+        self.readout.value = text

@@ -9,29 +9,46 @@ from __future__ import annotations
 
 import html
 import io
+from typing import TYPE_CHECKING
 
 import ipywidgets as widgets
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
 from .recommend import Recommendation
 from .recommender import Recommender
 
+if TYPE_CHECKING:  # matplotlib is imported when a figure is drawn: the web app draws none
+    from matplotlib.figure import Figure
+
 # ----------------------------------------------------------------------------------------
 # Rendering helpers
 
-#: how a readout shows text: monospace, so that the tables line up
-_PRE_STYLE = "font-size: 12px; line-height: 1.35; margin: 0"
+#: the fonts of a readout, named: outside JupyterLab (Voila's templates, other pages) the
+#: widget stylesheet gives widget text a proportional font, which misaligns bars and tables
+MONOSPACE_FONTS = "'DejaVu Sans Mono', Menlo, Consolas, 'Liberation Mono', monospace"
+#: the class of every readout, for a page's own stylesheet and for tests
+MONOSPACE_CLASS = "cfcore-mono"
+#: how a readout shows text, inline so that it holds on any page: monospace, lines kept
+_PRE_STYLE = (
+    f"font-family: {MONOSPACE_FONTS}; font-size: 12px; line-height: 1.35; margin: 0; "
+    "white-space: pre"
+)
 
 
 def pre(text: str, css_class: str = "") -> str:
-    """Text as an HTML <pre> block (escaped), for an HTML widget's value."""
-    return f'<pre class="{css_class}" style="{_PRE_STYLE}">{html.escape(text)}</pre>'
+    """Text as an HTML <pre> block (escaped) in a monospace font, for an HTML widget's value.
+
+    The block carries the class ``cfcore-mono`` (and css_class) and an inline style naming
+    its fonts, so columns and text bars line up in JupyterLab, Voila and any other page.
+    """
+    classes = f"{MONOSPACE_CLASS} {css_class}".strip()
+    return f'<pre class="{classes}" style="{_PRE_STYLE}">{html.escape(text)}</pre>'
 
 
 def figure_png(fig: Figure, dpi: int = 80) -> bytes:
     """A matplotlib Figure rendered to PNG bytes (for an Image widget)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
     buffer = io.BytesIO()
     FigureCanvasAgg(fig)  # attach a canvas: a bare Figure is drawn without pyplot
     fig.savefig(buffer, format="png", dpi=dpi, metadata={"Software": None})

@@ -4,8 +4,9 @@
 clusters like, and their top-N recommendations against what they rated in the held-out
 fold (a course-mixture Recommender only). ``RateAndRecommend``: search movies, rate a
 handful on the data's own scale (1-5 stars, half stars, 0-10: ``rating_steps``); every
-rating is folded in (no refit) and the posterior and recommendations are shown again, with
-the change.
+rating goes to a ``RatingSession`` (folded in, no refit; the web app's ``LiveSession``
+learns from it), whose undo stack keeps the value each rating replaced, and the posterior
+and recommendations are shown again, with the change.
 """
 
 from __future__ import annotations
@@ -158,10 +159,8 @@ class UserExplorer(Explorer):
 # ----------------------------------------------------------------------------------------
 # Rate and recommend
 
-#: more steps than this on a scale and the rating control is a slider, not buttons
+#: more steps than this on a scale and the rating control is a drop-down, not buttons
 MAX_RATING_BUTTONS = 21
-#: the rating control starts here, as a share of the scale: 4 of 1-5 stars
-DEFAULT_RATING_SHARE = 0.75
 #: two ratings closer than this are one value (rounding in a file)
 _SAME_RATING = 1e-9
 
@@ -217,23 +216,17 @@ def rating_text(rating: float, scale: tuple[float, float]) -> str:
 
 
 def rating_control(scale: tuple[float, float], step: float):
-    """The widget to choose a rating: toggle buttons, one per step, or a slider if too many.
+    """The widget to choose a rating: toggle buttons, one per step, or a drop-down if too many.
 
-    Starts at the step nearest to low + 0.75 (high - low): 4 on 1-5 stars.
+    Nothing is chosen at first (value None): a rating is always the person's own choice.
     """
     steps = rating_steps(scale, step)
-    target = scale[0] + DEFAULT_RATING_SHARE * (scale[1] - scale[0])
-    start = min(steps, key=lambda value: (abs(value - target), -value))
     description = "stars" if is_star_scale(scale) else "rating"
-    if len(steps) > MAX_RATING_BUTTONS:
-        return widgets.FloatSlider(
-            value=start, min=scale[0], max=scale[1], step=step, description=description
-        )
     whole = all(float(value).is_integer() for value in steps)
     options = [(f"{value:g}", int(value) if whole else value) for value in steps]
-    control = widgets.ToggleButtons(
-        options=options, value=int(start) if whole else start, description=description
-    )
+    if len(steps) > MAX_RATING_BUTTONS:
+        return widgets.Dropdown(options=options, value=None, description=description)
+    control = widgets.ToggleButtons(options=options, value=None, description=description)
     control.style.button_width = "34px" if len(steps) <= 5 else "40px"
     return control
 
@@ -244,10 +237,80 @@ def search_options(recommender: Recommender, query: str, limit: int = 30) -> lis
 
 
 def rate(ratings: dict, item_id, stars) -> dict:
-    """A new {item id: rating} with item_id rated `stars` (a new rating replaces an old one)."""
-    updated = {key: value for key, value in ratings.items() if key != item_id}
-    updated[item_id] = float(stars)
-    return updated
+    """A new {item id: rating} with item_id rated `stars`; a re-rating replaces the earlier
+    rating in its place (so the ratings keep the order in which items were first rated)."""
+    return {**ratings, item_id: float(stars)}
+
+
+@dataclass(frozen=True)
+class RatingChange:
+    """One entry of an undo stack: the item rated, its new rating, and the rating it had
+    before (None when it was not rated)."""
+
+    item_id: object
+    rating: float
+    previous: float | None
+
+
+def unrate(ratings: dict, change: RatingChange) -> dict:
+    """The {item id: rating} before ``change``: the earlier rating back, or the item gone."""
+    if change.previous is None:
+        return {key: value for key, value in ratings.items() if key != change.item_id}
+    return {**ratings, change.item_id: change.previous}
+
+
+class RatingSession:
+    """A new user's ratings, with an undo stack of the values each rating replaced.
+
+    ``rate(item_id, rating)`` adds or replaces one rating; ``undo()`` restores exactly the
+    ratings before the last ``rate`` (an earlier rating of a re-rated item comes back);
+    ``user()`` is what the model says about the user now; max_undo: how many ratings can be
+    taken back (None: all of them). This session folds the ratings in
+    without changing the model (``Recommender.fold_in``: one E-step of a course mixture, or
+    a model's ``fold_in``); a subclass that learns from every rating (``cfcore.apps.app.
+    LiveSession``: incremental EM) does it in ``_learn`` and takes it back in ``_forget``.
+    """
+
+    def __init__(self, recommender: Recommender, max_undo: int | None = None):
+        if max_undo is not None and (isinstance(max_undo, bool) or int(max_undo) < 1):
+            raise ValueError(f"max_undo must be a number of ratings >= 1 or None, got {max_undo!r}")
+        self.recommender, self.max_undo = recommender, max_undo
+        self.ratings: dict = {}
+        self.undo_stack: list[RatingChange] = []
+
+    @property
+    def can_undo(self) -> bool:
+        return bool(self.undo_stack)
+
+    def rate(self, item_id, rating) -> RatingChange:
+        """Rate an item; an unknown item or a rating off the scale raises, changing nothing."""
+        self.recommender.row({**self.ratings, item_id: rating})  # checks the item and value
+        change = RatingChange(item_id, float(rating), self.ratings.get(item_id))
+        self._learn(change)
+        self.undo_stack.append(change)
+        if self.max_undo is not None and len(self.undo_stack) > self.max_undo:
+            del self.undo_stack[0]  # the oldest rating can no longer be taken back
+        self.ratings = rate(self.ratings, item_id, rating)
+        return change
+
+    def undo(self) -> RatingChange | None:
+        """Take the last rating back (None when there is none to take back)."""
+        if not self.undo_stack:
+            return None
+        change = self.undo_stack.pop()
+        self._forget(change)
+        self.ratings = unrate(self.ratings, change)
+        return change
+
+    def user(self) -> UserFold:
+        """The user as the model sees them now: posterior, predictions, spread, rated."""
+        return self.recommender.fold_in(self.ratings)
+
+    def _learn(self, change: RatingChange) -> None:
+        """Called before a rating is recorded; a model that learns from it does so here."""
+
+    def _forget(self, change: RatingChange) -> None:
+        """Called when the rating ``change`` is undone: take back what ``_learn`` did."""
 
 
 def format_ratings(recommender: Recommender, ratings: dict) -> str:
@@ -283,9 +346,21 @@ class SessionView:
     recommendations_text: str
 
 
-def session_view(recommender: Recommender, ratings: dict, previous_post=None, n: int = 10):
-    """Fold in the ratings so far (one E-step) and render the three readouts."""
-    user = recommender.fold_in(ratings)
+def session_view(
+    recommender: Recommender,
+    ratings: dict,
+    previous_post=None,
+    n: int = 10,
+    *,
+    user: UserFold | None = None,
+) -> SessionView:
+    """The three readouts for the ratings so far.
+
+    user: the user as a model that learnt from the ratings sees them (``RatingSession.user``);
+    default: the ratings folded in (one E-step). previous_post: the posterior shown before
+    the last action, for the "(was ...)" column.
+    """
+    user = recommender.fold_in(ratings) if user is None else user
     return SessionView(
         user,
         format_ratings(recommender, ratings),
@@ -294,50 +369,51 @@ def session_view(recommender: Recommender, ratings: dict, previous_post=None, n:
     )
 
 
+def rate_hint(has_item: bool, has_rating: bool) -> str:
+    """What the person still has to do before Rate can be pressed."""
+    missing = [
+        what
+        for what, done in (("pick a movie in the list", has_item), ("choose a rating", has_rating))
+        if not done
+    ]
+    return " and ".join(missing).capitalize() + "." if missing else "Press Rate."
+
+
 class RateAndRecommend(Explorer):
     """Search, rate on the data's scale, and see the posterior and recommendations move.
 
     step: the gap between the ratings offered (default ``rating_step`` of the recommender's
     training ratings: 1 for 1-5 stars and 0-10, 0.5 for half stars); the control offers
-    every step of the scale. Nothing is refitted.
+    every step of the scale. session: where the ratings go (default a ``RatingSession``,
+    which folds them in without refitting; the web app passes a ``LiveSession``).
+    The panel starts with no movie selected and no rating chosen; Rate is enabled once
+    both are chosen, and Undo once there is a rating to take back. "(was ...)" in the
+    posterior compares with the posterior shown before the last Rate or Undo.
     """
 
     summary = "rate movies and watch the posterior and recommendations update"
 
     def __init__(
-        self, recommender: Recommender, n: int = 10, limit: int = 30, step: float | None = None
+        self,
+        recommender: Recommender,
+        n: int = 10,
+        limit: int = 30,
+        step: float | None = None,
+        session: RatingSession | None = None,
     ):
+        self.session = RatingSession(recommender) if session is None else session
+        if self.session.recommender is not recommender:
+            raise ValueError("session must rate with the same Recommender as the panel")
         self.recommender, self.n, self.limit = recommender, n, limit
         self.step = rating_step(recommender.train) if step is None else float(step)
-        self.ratings: dict = {}
-        self.history: list[np.ndarray | None] = []  # posteriors before each rating
-        self.search_box = widgets.Text(
-            placeholder="type part of a title", description="search", continuous_update=True
-        )
-        self.results = widgets.Select(options=search_options(recommender, "", limit), rows=8)
-        self.results.layout.width = "420px"
-        self.stars = rating_control(recommender.scale, self.step)
-        self.rate_button = widgets.Button(description="Rate", button_style="primary")
-        self.undo_button = widgets.Button(description="Undo last rating")
-        self.ratings_view = widgets.HTML()
-        self.posterior = widgets.HTML()
-        self.recommendations = widgets.HTML()
-        for widget, name in (
-            (self.search_box, "search"),
-            (self.results, "results"),
-            (self.ratings_view, "ratings"),
-            (self.posterior, "posterior"),
-            (self.recommendations, "recommendations"),
-        ):
-            widget.add_class(f"cfcore-rate-{name}")
-        self.search_box.observe(self.on_search, names="value")
-        self.rate_button.on_click(self.on_rate)
-        self.undo_button.on_click(self.on_undo)
+        self.shown_post = None  # the posterior on screen: what "(was ...)" compares with
+        self._build_controls()
         super().__init__(
             [
                 self.search_box,
                 self.results,
                 widgets.HBox([self.stars, self.rate_button, self.undo_button]),
+                self.hint,
                 widgets.HTML("<b>your ratings</b>"),
                 self.ratings_view,
                 widgets.HTML("<b>posterior over clusters</b>"),
@@ -349,29 +425,85 @@ class RateAndRecommend(Explorer):
         self.add_class("cfcore-rate-and-recommend")
         self.refresh()
 
+    def _build_controls(self) -> None:
+        recommender = self.recommender
+        self.search_box = widgets.Text(
+            placeholder="type part of a title", description="search", continuous_update=True
+        )
+        options = search_options(recommender, "", self.limit)
+        self.results = widgets.Select(options=options, value=None, rows=8)
+        self.results.layout.width = "420px"
+        self.stars = rating_control(recommender.scale, self.step)
+        self.rate_button = widgets.Button(description="Rate", button_style="primary", disabled=True)
+        self.undo_button = widgets.Button(description="Undo last rating", disabled=True)
+        self.hint = widgets.HTML()
+        self.ratings_view = widgets.HTML()
+        self.posterior = widgets.HTML()
+        self.recommendations = widgets.HTML()
+        for widget, name in (
+            (self.search_box, "search"),
+            (self.results, "results"),
+            (self.stars, "stars"),
+            (self.rate_button, "rate"),
+            (self.undo_button, "undo"),
+            (self.hint, "hint"),
+            (self.ratings_view, "ratings"),
+            (self.posterior, "posterior"),
+            (self.recommendations, "recommendations"),
+        ):
+            widget.add_class(f"cfcore-rate-{name}")
+        self.search_box.observe(self.on_search, names="value")
+        self.results.observe(self.on_choice, names="value")
+        self.stars.observe(self.on_choice, names="value")
+        self.rate_button.on_click(self.on_rate)
+        self.undo_button.on_click(self.on_undo)
+
+    @property
+    def ratings(self) -> dict:
+        """{item id: rating} given so far."""
+        return self.session.ratings
+
+    @property
+    def ready(self) -> bool:
+        """Whether a movie is selected and a rating chosen, so that Rate can rate."""
+        return self.results.value is not None and self.stars.value is not None
+
     def on_search(self, change=None) -> None:
-        """The search text changed: list the matching titles."""
+        """The search text changed: list the matching titles, none of them selected."""
+        self.results.index = None  # a new list must not select its first title by itself
         self.results.options = search_options(self.recommender, self.search_box.value, self.limit)
 
+    def on_choice(self, change=None) -> None:
+        """A movie was selected or a rating chosen: enable Rate once both are."""
+        self.rate_button.disabled = not self.ready
+        self.hint.value = rate_hint(self.results.value is not None, self.stars.value is not None)
+
     def on_rate(self, button=None) -> None:
-        """Rate the selected movie with the chosen stars and fold the ratings in again."""
-        if self.results.value is None:
+        """Rate the selected movie with the chosen rating; the next rating is chosen anew."""
+        if not self.ready:
             return
-        self.history.append(self.recommender.fold_in(self.ratings).post)
-        self.ratings = rate(self.ratings, self.results.value, self.stars.value)
-        self.refresh(self.history[-1])
+        previous = self.shown_post
+        self.session.rate(self.results.value, self.stars.value)
+        self.stars.value = None
+        self.refresh(previous)
 
     def on_undo(self, button=None) -> None:
-        """Take the last rating back."""
-        if not self.ratings:
+        """Take the last rating back: the earlier rating of a re-rated movie returns."""
+        if not self.session.can_undo:
             return
-        self.ratings = dict(list(self.ratings.items())[:-1])
-        self.history.pop()
-        self.refresh(self.history[-1] if self.history else None)
+        previous = self.shown_post
+        self.session.undo()
+        self.refresh(previous)
 
     def refresh(self, previous_post=None) -> SessionView:
-        view = session_view(self.recommender, self.ratings, previous_post, self.n)
+        """Show the session's state; previous_post: the posterior shown before the action."""
+        view = session_view(
+            self.recommender, self.ratings, previous_post, self.n, user=self.session.user()
+        )
         self.ratings_view.value = pre(view.ratings_text)
         self.posterior.value = pre(view.posterior_text)
         self.recommendations.value = pre(view.recommendations_text)
+        self.shown_post = view.user.post
+        self.undo_button.disabled = not self.session.can_undo
+        self.on_choice()
         return view

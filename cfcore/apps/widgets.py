@@ -12,7 +12,8 @@ Three explorers, each an ``ipywidgets.VBox`` that can be displayed as it is:
 ``RateAndRecommend``
     Search movies, rate a handful on the data's scale (1-5 stars, half stars, 0-10, ...: the
     control offers every step, ``rating_steps``); every rating is folded in (no refit) and
-    the posterior and recommendations are shown again, with the change.
+    the posterior and recommendations are shown again, with the change. The ratings go to a
+    ``RatingSession``, whose undo stack keeps the rating each one replaced.
 
 Everything a widget shows is computed by a module-level function (``run_em``, ``em_summary``,
 ``em_figure``, ``user_report``, ``format_user_report``, ``format_posterior``,
@@ -30,6 +31,8 @@ from .em_explorer import START_LABELS, EMData, EMExplorer, EMRun, em_figure, em_
 from .render import bar, figure_png, format_posterior, format_profiles, format_recommendations, pre
 from .user_explorers import (
     RateAndRecommend,
+    RatingChange,
+    RatingSession,
     SessionView,
     UserExplorer,
     UserReport,
@@ -43,6 +46,7 @@ from .user_explorers import (
     rating_text,
     search_options,
     session_view,
+    unrate,
     user_report,
     users_with_held_out,
 )
@@ -53,6 +57,8 @@ __all__ = [
     "EMExplorer",
     "EMRun",
     "RateAndRecommend",
+    "RatingChange",
+    "RatingSession",
     "SessionView",
     "UserExplorer",
     "UserReport",
@@ -75,6 +81,7 @@ __all__ = [
     "run_em",
     "search_options",
     "session_view",
+    "unrate",
     "user_report",
     "users_with_held_out",
 ]

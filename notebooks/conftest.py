@@ -20,6 +20,7 @@ NEEDS = {
     "06_evaluation.ipynb": ["course", "movielens"],
     "07_interactive.ipynb": ["movielens"],
     "08_hybrid.ipynb": ["movielens"],
+    "09_incremental.ipynb": ["movielens"],
 }
 
 AVAILABLE = {

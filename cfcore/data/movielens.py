@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
@@ -208,16 +209,22 @@ def _read_movielens_table(path: Path) -> np.ndarray:
     return np.loadtxt(path, dtype=np.int64, delimiter="\t", usecols=(0, 1, 2), ndmin=2)
 
 
-def _movielens_ratings(table: np.ndarray, path: Path, template: RatingsData) -> RatingsData:
-    """The (user, item, rating) rows of table as ratings indexed like template."""
+def _row_and_column(table: np.ndarray, path: Path, user_ids, item_ids) -> list[np.ndarray]:
+    """The row (user) and column (item) index of every (user, item, ...) line of table."""
     indices = []
-    for column, ids, what in ((0, template.user_ids, "user"), (1, template.item_ids, "item")):
+    for column, ids, what in ((0, user_ids, "user"), (1, item_ids, "item")):
         index = np.minimum(np.searchsorted(ids, table[:, column]), ids.size - 1)
         unknown = np.flatnonzero(ids[index] != table[:, column])
         if unknown.size:
             line = int(unknown[0]) + 1
             raise ValueError(f"{path}, line {line}: unknown {what} id {table[line - 1, column]}")
         indices.append(index)
+    return indices
+
+
+def _movielens_ratings(table: np.ndarray, path: Path, template: RatingsData) -> RatingsData:
+    """The (user, item, rating) rows of table as ratings indexed like template."""
+    indices = _row_and_column(table, path, template.user_ids, template.item_ids)
     matrix = csr_from_indices(
         *indices, table[:, 2], template.shape, describe=lambda k: f"{path} line {k + 1}"
     )
@@ -255,9 +262,49 @@ def load_movielens_100k(data_dir=None, *, download: bool = True) -> MovieLens100
         for fold in ML100K_SPLITS
     }
     citation = movielens_citation(folder / "README")
-    _show_notice_once(
-        "ml-100k",
-        "MovieLens 100K, GroupLens Research, University of Minnesota: research use only, not "
-        f"for redistribution. Publications using it must cite: {citation}",
-    )
+    _show_notice_once("ml-100k", _licence_notice(citation))
     return MovieLens100K(ratings, folds, citation=citation, path=folder)
+
+
+def _licence_notice(citation: str) -> str:
+    return (
+        "MovieLens 100K, GroupLens Research, University of Minnesota: research use only, not "
+        f"for redistribution. Publications using it must cite: {citation}"
+    )
+
+
+class RatingStream(NamedTuple):
+    """Ratings in the order they were given: four (m,) arrays, rows[t] rated cols[t] values[t]
+    at timestamps[t] (seconds since 1970, non-decreasing)."""
+
+    rows: np.ndarray
+    cols: np.ndarray
+    values: np.ndarray
+    timestamps: np.ndarray
+
+
+def movielens_100k_stream(data_dir=None, *, download: bool = True) -> RatingStream:
+    """MovieLens 100K's 100,000 ratings in time order, with their timestamps (u.data's fourth
+    column, which ``load_movielens_100k`` drops).
+
+    rows and cols are the row and column indices of ``load_movielens_100k().ratings`` (users
+    and items by increasing id), so the stream's first k ratings are a matrix of its shape.
+    Ratings given in the same second (half of them share a timestamp with another) are in
+    the order of row, then column. data_dir and download as ``load_movielens_100k``; u.data,
+    u.item and README are sha256-checked, and the first load shows the licence's citation.
+    """
+    folder = movielens_100k_dir(data_dir, download=download)
+    for name in ("README", "u.data", "u.item"):
+        verified(folder / name, ML100K_FILES[name])
+    path = folder / "u.data"
+    item_ids = np.sort(load_items(folder / "u.item", "ml-100k").item_ids)
+    table = np.loadtxt(path, dtype=np.int64, delimiter="\t", ndmin=2)
+    rows, cols = _row_and_column(table, path, np.unique(table[:, 0]), item_ids)
+    order = np.lexsort((cols, rows, table[:, 3]))
+    _show_notice_once("ml-100k", _licence_notice(movielens_citation(folder / "README")))
+    return RatingStream(
+        rows[order].astype(np.intp),
+        cols[order].astype(np.intp),
+        table[order, 2].astype(np.float64),
+        table[order, 3],
+    )

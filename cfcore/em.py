@@ -42,20 +42,34 @@ from .common import (
 LOG_EPS = 1e-16
 
 
+def log_joint(sq_distances, counts, var: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """The E-step's unnormalised log posterior, log p_j + log N(x_{C_u} | mu_{j,C_u}, var_j I):
+
+        log(p_j + 1e-16) - |C_u|/2 log(2 pi var_j) - sum_{i in C_u} (x_ui - mu_ji)^2 / (2 var_j).
+
+    sq_distances: (n, K) the sums of squares over C_u; counts: (n, 1) |C_u|; var, p: (K,).
+    Any shapes that broadcast so (``cfcore.models.incremental`` passes one user's (S, K)
+    distances under S seeds' mixtures, with a scalar count).
+    """
+    log_norm = 0.5 * np.log(2.0 * np.pi * var)
+    return np.log(p + LOG_EPS) - counts * log_norm - sq_distances / (2.0 * var)
+
+
 def _estep(data: engine.RatingBlocks, mixture: GaussianMixture) -> tuple[np.ndarray, float]:
     mu, var, p = mixture
+    if engine.fused.applies(data):  # these same steps in one compiled pass (engine/fused.py)
+        fused = engine.fused.estep(data, mu - data.shift, var, np.log(p + LOG_EPS))
+        if fused is not None:  # else a density underflowed: the steps below say where
+            return fused
     means = data.stored(mu).T  # (K, d), in the stored frame and dtype
-    log_prior, log_norm = np.log(p + LOG_EPS), 0.5 * np.log(2.0 * np.pi * var)
     post = np.empty((data.n_users, mu.shape[0]))
 
     def block_estep(b: int) -> float:
         R = data.blocks[b]
-        log_joint = (
-            log_prior
-            - R.counts[:, None] * log_norm
-            - squared_distances(R.X, means, R.sq_norms, R.M) / (2.0 * var)
+        sq_distances = squared_distances(R.X, means, R.sq_norms, R.M)
+        post[data.rows(b)], ll = normalise_log_weights(
+            log_joint(sq_distances, R.counts[:, None], var, p)
         )
-        post[data.rows(b)], ll = normalise_log_weights(log_joint)
         return ll
 
     return post, engine.sum_over_blocks(block_estep, data)
@@ -97,6 +111,8 @@ class Statistics(NamedTuple):
 
 def statistics(data: engine.RatingBlocks, post: np.ndarray) -> Statistics:
     """The M-step's sums over all users, a block at a time; post: (n, K)."""
+    if engine.fused.applies(data):  # the same sums in one compiled pass, or the E-step's
+        return Statistics(*engine.fused.statistics(data, post))
 
     def block_statistics(b: int) -> Statistics:  # post^T X, post^T M, post^T ||x||^2, sum
         R, weights = data.blocks[b], post[data.rows(b)]
@@ -113,10 +129,54 @@ def statistics(data: engine.RatingBlocks, post: np.ndarray) -> Statistics:
 
 def _mstep(data: engine.RatingBlocks, post, previous, min_variance) -> GaussianMixture:
     stats = statistics(data, post)
-    mu = previous.mu - data.shift  # the means in the frame of the stored ratings
-    supported = stats.support >= 1.0  # the course's support rule
-    mu[supported] = stats.weighted_ratings[supported] / stats.support[supported]
+    if engine.fused.applies(data):  # the means and squared errors below, in one compiled pass
+        mu, sse, n_observed = engine.fused.means_and_errors(stats, data.shift, previous.mu)
+        var = variances(sse, n_observed, previous.var, min_variance)
+        return GaussianMixture(mu, var, stats.weights / data.n_users)
+    mu = supported_means(stats, previous.mu - data.shift)  # in the frame of the stored ratings
     return variances_and_weights(data, stats, mu, previous, min_variance)
+
+
+def supported_means(stats: Statistics, previous_mu: np.ndarray) -> np.ndarray:
+    """The course's mean update: mu_ji = sum_u post_uj x_ui / sum_u post_uj [i in C_u] where
+    that support is >= 1 (the support rule), else the previous mean; a new array.
+
+    stats.weighted_ratings, stats.support and previous_mu: (K, d), or any one shape.
+    """
+    mu = np.array(previous_mu, dtype=np.float64)
+    supported = stats.support >= 1.0
+    mu[supported] = stats.weighted_ratings[supported] / stats.support[supported]
+    return mu
+
+
+def squared_errors(stats: Statistics, mu: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """sum_u post_uj sum_{i in C_u} (x_ui - mu_ji)^2 and sum_u post_uj |C_u|: two (K,) arrays.
+
+    From the sums alone, expanded so that the two products are reused:
+    sum_u post_uj ||x_u||^2 - 2 sum_i mu_ji (post^T X)_ji + sum_i mu_ji^2 (post^T M)_ji.
+    mu: (K, d). Sums over a subset of the columns give that subset's share.
+    """
+    sse = (
+        stats.weighted_sq_norms
+        - 2.0 * (mu * stats.weighted_ratings).sum(axis=1)
+        + (mu**2 * stats.support).sum(axis=1)
+    )
+    return sse, stats.support.sum(axis=1)
+
+
+def variances(sse, n_observed, previous_var, min_variance) -> np.ndarray:
+    """var_j = max(min_variance, sse_j / n_observed_j); a component with no data keeps its
+    previous variance. sse, n_observed, previous_var: (K,) (``squared_errors``)."""
+    has_data = n_observed > 0
+    var = np.array(previous_var, dtype=np.float64)
+    var[has_data] = np.maximum(sse[has_data], 0.0) / n_observed[has_data]
+    var = np.maximum(var, min_variance)
+    if (var <= 0).any():
+        raise ValueError(
+            f"component(s) {np.flatnonzero(var <= 0).tolist()} reached variance 0, where the "
+            f"likelihood is unbounded; keep min_variance > 0 (the course uses {MIN_VARIANCE})"
+        )
+    return var
 
 
 def variances_and_weights(data, stats: Statistics, mu, previous, min_variance) -> GaussianMixture:
@@ -126,22 +186,8 @@ def variances_and_weights(data, stats: Statistics, mu, previous, min_variance) -
     (a component with no data keeps its variance), p_j = sum_u post_uj / n. Also the M-step of
     MAP-EM (``cfcore.models.map_em``), whose prior changes the means only.
     """
-    # sum_u post_uj sum_{i in C_u} (x_ui - mu_ji)^2, expanded to reuse the two products
-    sse = (
-        stats.weighted_sq_norms
-        - 2.0 * (mu * stats.weighted_ratings).sum(axis=1)
-        + (mu**2 * stats.support).sum(axis=1)
-    )
-    n_observed = stats.support.sum(axis=1)  # sum_u post_uj |C_u|
-    has_data = n_observed > 0
-    var = previous.var.copy()
-    var[has_data] = np.maximum(sse[has_data], 0.0) / n_observed[has_data]
-    var = np.maximum(var, min_variance)
-    if (var <= 0).any():
-        raise ValueError(
-            f"component(s) {np.flatnonzero(var <= 0).tolist()} reached variance 0, where the "
-            f"likelihood is unbounded; keep min_variance > 0 (the course uses {MIN_VARIANCE})"
-        )
+    sse, n_observed = squared_errors(stats, mu)
+    var = variances(sse, n_observed, previous.var, min_variance)
     return GaussianMixture(mu + data.shift, var, stats.weights / data.n_users)
 
 
@@ -179,6 +225,7 @@ def run_full(X, mixture, post, *, min_variance=MIN_VARIANCE, tol=EM_TOLERANCE, *
     """``run``, also saying whether it converged; tol: ``common.rises``' (-inf: never stop)."""
     loop = {key: kw.pop(key) for key in ("max_iter", "callback") if key in kw}
     data = engine.prepare(X, **kw)  # the rest is the layout: dtype, block_size, threads
+    data = engine.one_pass(data)  # each E-step's pass also sums for the M-step after it
     mixture = as_mixture(mixture, data.X.shape[1])
     check_posterior(post, data.n_users, mixture.mu.shape[0])
     mstep_fn = partial(_mstep, data, min_variance=check_non_negative(min_variance, "min_variance"))

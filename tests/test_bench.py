@@ -11,9 +11,10 @@ import pytest
 import scipy.sparse as sp
 from synthetic import random_ratings
 
-from cfcore import bench, common, em
+from cfcore import bench, common, em, engine
 from cfcore import data as datasets
 from cfcore.bench import loop_em, scale
+from cfcore.bench.report import RESIDUAL
 from cfcore.cli import main
 
 
@@ -57,6 +58,8 @@ def test_a_fit_in_a_child_process_reports_time_memory_and_the_trace():
     results = scale.in_child(small_ratings_matrix, (400, 60, 6000, 3), runs)
     assert [r["dtype"] for r in results] == ["float64", "float32"]
     for result in results:
+        assert result["engine"] == ("fused" if engine.numba_available() else "numpy")
+        assert result["floor_seconds"] > 0 and result["stream_bytes_per_second"] > 1e8
         assert result["iterations"] == 4 and len(result["log_likelihood"]) == 4
         assert result["ratings"] > 0 and result["matrix_arguments"] == [400, 60, 6000, 3]
         assert result["peak_rss_bytes"] >= result["matrix_bytes"] > 0
@@ -107,8 +110,29 @@ def test_quick_benchmark_runs_every_section_end_to_end(tmp_path, monkeypatch):
         assert shape_result["relative_difference"] < 1e-8
         per = shape_result["seconds_per_iteration"]  # its size is for the benchmark to report
         assert shape_result["ratio"] == pytest.approx(per["cfcore"] / per["scikit-learn"])
-    for runs in results["scale"].values():
-        assert [r["dtype"] for r in runs] == ["float64", "float32"]
+    engines = ["numpy", "fused"] if engine.numba_available() else ["numpy"]
+    for name, runs in results["scale"].items():
+        if name == RESIDUAL:
+            continue
+        assert [(r["dtype"], r["engine"]) for r in runs] == [
+            (dtype, way) for dtype in ("float64", "float32") for way in engines
+        ]
+        for r in runs:  # the floor: bytes read once over the bandwidth measured beside it
+            assert r["floor_seconds"] == pytest.approx(
+                r["bytes_per_iteration"] / r["stream_bytes_per_second"]
+            )
+            assert r["over_floor"] > 1
+        by_way = {r["engine"]: r for r in runs if r["dtype"] == "float64"}
+        if "fused" in by_way:  # the two paths fit the same mixture
+            np.testing.assert_allclose(
+                by_way["fused"]["log_likelihood"], by_way["numpy"]["log_likelihood"], rtol=1e-10
+            )
+    for name, result in results["scale"][RESIDUAL].items():
+        assert set(result["ways"]) >= {"today", "numpy, seeds at once"}, name
+        today = result["ways"]["today"]
+        for way in result["ways"].values():
+            assert way["largest_prediction_difference"] < 1e-8
+            assert way["rmse"] == pytest.approx(today["rmse"], rel=1e-8)
     law = results["scaling"]
     assert len(law["points"]) == 5
     quick_ratings = bench.QUICK["scaling"]["ratings"]
@@ -124,7 +148,14 @@ def test_quick_benchmark_runs_every_section_end_to_end(tmp_path, monkeypatch):
     assert not (tmp_path / "scaling_em_sparse.png").exists()
 
     report = bench.format_report(results)
-    for heading in ("EM with missing data", "complete data", "sparse matrices", "Scaling"):
+    for heading in (
+        "EM with missing data",
+        "complete data",
+        "sparse matrices",
+        "the floor",
+        "Residual mixture per fold",
+        "Scaling",
+    ):
         assert heading in report
     json.dumps(results)  # what --json prints
 
@@ -143,3 +174,23 @@ def test_a_section_that_cannot_run_says_why():
     assert "not run: RuntimeError: MemoryError" in bench.format_report(results)
     with pytest.raises(ValueError, match="sections must be among"):
         bench.run(quick=True, sections=["everything"])
+
+
+def test_the_numpy_and_fused_paths_run_side_by_side():
+    runs = [{"K": 3, "n_iter": 3, "engine": way} for way in ("numpy", "auto")]
+    numpy_run, default_run = scale.in_child(small_ratings_matrix, (300, 40, 3000, 3), runs)
+    assert numpy_run["engine"] == "numpy"
+    np.testing.assert_allclose(
+        default_run["log_likelihood"], numpy_run["log_likelihood"], rtol=1e-10
+    )
+
+
+def test_the_residual_benchmark_compares_today_with_the_new_paths():
+    fold = bench.residual.long_tailed_fold(600, 300, 3_000)
+    result = bench.residual.residual_per_fold(fold, K=2, seeds=range(2))
+    ways = result["ways"]
+    assert ways["today"]["speedup"] == 1.0
+    assert ("fused" in ways) == engine.numba_available()
+    for way in ways.values():
+        assert way["largest_prediction_difference"] < 1e-8 and way["seconds"] > 0
+    assert "today" in "\n".join(bench.report._residual_lines({"long-tailed": result}))

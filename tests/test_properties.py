@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from synthetic import incomplete_ratings, random_ratings
 
-from cfcore import common, em, naive_em
+from cfcore import common, em, engine, naive_em
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -95,9 +95,14 @@ def test_fill_matrix_keeps_every_observed_rating(case):
 @SETTINGS
 @given(incomplete_ratings())
 def test_sparse_path_equals_dense_path(case):
+    # the course module's products on both formats; the compiled kernel that CSR takes by
+    # default sums in another order, which at a knife edge of the support rule (a support
+    # of 1 +- 1 ulp, as with two users split evenly) can choose the other branch:
+    # tests/test_fused.py compares it with this path away from such edges
     X, K, seed = case
-    dense = em.run(X, *common.init(X, K, seed), max_iter=30)
-    sparse = em.run(sp.csr_matrix(X), *common.init(sp.csr_matrix(X), K, seed), max_iter=30)
+    with engine.using("numpy"):
+        dense = em.run(X, *common.init(X, K, seed), max_iter=30)
+        sparse = em.run(sp.csr_matrix(X), *common.init(sp.csr_matrix(X), K, seed), max_iter=30)
     for a, b in zip(dense[0], sparse[0], strict=True):
         np.testing.assert_allclose(b, a, rtol=1e-8, atol=1e-10)
     np.testing.assert_allclose(sparse[1], dense[1], rtol=1e-8, atol=1e-10)

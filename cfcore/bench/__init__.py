@@ -7,8 +7,12 @@ Four sections:
   the same algorithm (``cfcore.bench.loop_em``);
 - ``complete``: EM on complete data (``naive_em``) against scikit-learn's
   ``GaussianMixture(covariance_type="spherical")``, seconds per iteration;
-- ``scale``: the sparse path at MovieLens-25M and Netflix-Prize size, in float64 and float32:
-  seconds per iteration, peak resident memory, ns per (rating x component) per iteration;
+- ``scale``: the sparse path at MovieLens-25M and Netflix-Prize size, in float64 and float32,
+  the numpy path (four matrix products) beside the fused one-pass kernel: seconds per
+  iteration, peak resident memory, ns per (rating x component) per iteration, and the
+  distance to the floor (the bytes an iteration must move over the streaming bandwidth
+  measured in the same process); then the residual mixture per fold on MovieLens 100K u1
+  and on a long-tailed matrix, today's path beside the new one (``cfcore.bench.residual``);
 - ``scaling``: seconds per iteration against the number of ratings and against K, drawn
   into figures/scaling_em_sparse.png.
 
@@ -18,8 +22,10 @@ machine runs, so the ratios of timings taken side by side are the figures to com
 
 from __future__ import annotations
 
+from ..engine import numba_available
 from . import scale
-from .report import format_report, targets
+from .report import RESIDUAL, format_report, targets
+from .residual import LONG_TAIL, residual_benchmarks
 from .sections import complete_data_em, course_em, course_matrix
 
 SECTIONS = ("course", "complete", "scale", "scaling")
@@ -35,6 +41,7 @@ FULL = {
         },
         "K": 12,
         "n_iter": 10,
+        "residual": {"K": 10, "seeds": range(20), "repeat": 1, "long_tail": LONG_TAIL},
     },
     "scaling": {
         "ratings": (1_000_000, 10_000_000, scale.NETFLIX_PRIZE[2]),
@@ -50,6 +57,13 @@ QUICK = {
         "sizes": {"small": (2_000, 500, 20_000), "smaller": (1_000, 300, 6_000)},
         "K": 4,
         "n_iter": 3,
+        "residual": {
+            "K": 3,
+            "seeds": range(2),
+            "repeat": 1,
+            "long_tail": (1_500, 800, 8_000),
+            "movielens": False,
+        },
     },
     "scaling": {
         "ratings": (10_000, 30_000, 100_000),
@@ -105,13 +119,22 @@ def _run_complete(options, results, make_matrix, progress):
 
 def _run_scale(options, results, make_matrix, progress):
     measured = {}
+    engines = ("numpy", "fused") if numba_available() else ("numpy",)
     for name, (users, items, ratings) in options["sizes"].items():
-        runs = [
-            {"K": options["K"], "n_iter": options["n_iter"], "dtype": dtype, "progress": progress}
+        runs = [  # float64 first: the child casts the matrix once, to float32
+            {
+                "K": options["K"],
+                "n_iter": options["n_iter"],
+                "dtype": dtype,
+                "engine": engine,
+                "progress": progress,
+            }
             for dtype in ("float64", "float32")
+            for engine in engines
         ]
         arguments = (users, items, ratings, scale.PLANTED_CLUSTERS)
         measured[name] = scale.in_child(make_matrix, arguments, runs)
+    measured[RESIDUAL] = residual_benchmarks(options["residual"])
     return measured
 
 
@@ -120,13 +143,18 @@ def _run_scaling(options, results, make_matrix, progress):
     for runs in results.get("scale", {}).values():
         if isinstance(runs, list):
             for result in runs:
-                if result["dtype"] == "float64":
+                if result["dtype"] == "float64" and result["engine"] == _default_engine():
                     known[result["matrix_arguments"][2], result["K"]] = result
     law = scale.scaling_law(make_matrix, known=known, progress=progress, **options)
     # --quick checks the drawing too, but must not overwrite the README's figure
     name = "scaling_em_sparse_quick" if results.get("quick") else "scaling_em_sparse"
     law["figure"] = str(scale.plot_scaling(law, name))
     return law
+
+
+def _default_engine() -> str:
+    """The engine a fit uses by default here (the scaling section measures that one)."""
+    return "fused" if numba_available() else "numpy"
 
 
 _SECTION_RUNNERS = {

@@ -2,6 +2,25 @@
 
 from __future__ import annotations
 
+#: the key of the scale section's residual-mixture comparison (beside the sizes)
+RESIDUAL = "residual mixture per fold"
+
+#: (name in the scale section, dtype, engine, seconds per iteration at most)
+SPEED_TARGETS = (
+    ("Netflix-Prize size", "float64", "fused", 0.75),
+    ("Netflix-Prize size", "float32", "fused", 0.5),
+    ("MovieLens-25M size", "float64", "fused", 0.45),
+)
+#: the peak memory of the numpy path at Netflix-Prize size, float64, before the kernel (GB)
+NETFLIX_PEAK_BEFORE_GB = 1.64
+#: how much faster the residual mixture must fit and predict a fold than today's path
+RESIDUAL_SPEEDUP = 4.0
+
+
+def _run(runs, dtype: str, engine: str):
+    """The run of that dtype and engine among a size's runs, or None."""
+    return next((r for r in runs if r["dtype"] == dtype and r.get("engine") == engine), None)
+
 
 def targets(results: dict) -> list[dict]:
     """The acceptance targets, each with the measured value and whether it was met."""
@@ -32,27 +51,58 @@ def targets(results: dict) -> list[dict]:
             "<= 1.0",
             result["ratio"] <= 1.0,
         )
-    netflix = results.get("scale", {}).get("Netflix-Prize size")
+    measured = results.get("scale", {})
+    for name, dtype, engine, limit in SPEED_TARGETS:
+        runs = measured.get(name)
+        run = _run(runs, dtype, engine) if isinstance(runs, list) else None
+        if run is not None:
+            check(
+                f"{name} K={run['K']}, {dtype}, {engine} (s per iteration)",
+                run["seconds_per_iteration"],
+                f"<= {limit}",
+                run["seconds_per_iteration"] <= limit,
+            )
+    netflix = measured.get("Netflix-Prize size")
+    if isinstance(netflix, list) and _run(netflix, "float64", "fused") is not None:
+        fused, numpy = _run(netflix, "float64", "fused"), _run(netflix, "float64", "numpy")
+        check(
+            "Netflix-Prize size K=12, float64, peak memory, fused / numpy (same run)",
+            fused["peak_rss_bytes"] / numpy["peak_rss_bytes"],
+            "<= 1",
+            fused["peak_rss_bytes"] <= numpy["peak_rss_bytes"],
+        )
     if isinstance(netflix, list):
-        default = next(r for r in netflix if r["dtype"] == "float64")
-        check(
-            "Netflix-Prize size K=12, float64 (s per iteration)",
-            default["seconds_per_iteration"],
-            "<= 2.5",
-            default["seconds_per_iteration"] <= 2.5,
-        )
-        check(
-            "Netflix-Prize size K=12, float64, peak resident memory (GB)",
-            default["peak_rss_bytes"] / 1e9,
-            "<= 4",
-            default["peak_rss_bytes"] <= 4e9,
-        )
-        check(
-            "Netflix-Prize size, log-likelihood rises at every one of the iterations",
-            default["monotonic"],
-            "True",
-            default["monotonic"],
-        )
+        for engine in ("numpy", "fused"):
+            run = _run(netflix, "float64", engine)
+            if run is None:
+                continue
+            check(
+                f"Netflix-Prize size K=12, float64, {engine}, peak resident memory (GB)",
+                run["peak_rss_bytes"] / 1e9,
+                f"<= {NETFLIX_PEAK_BEFORE_GB}",
+                run["peak_rss_bytes"] <= NETFLIX_PEAK_BEFORE_GB * 1e9,
+            )
+            check(
+                f"Netflix-Prize size, {engine}, log-likelihood rises at every iteration",
+                run["monotonic"],
+                "True",
+                run["monotonic"],
+            )
+    for name, result in (measured.get(RESIDUAL) or {}).items():
+        fused = result.get("ways", {}).get("fused")
+        if fused is not None:
+            check(
+                f"residual mixture per fold, {name}: today / fused",
+                fused["speedup"],
+                f">= {RESIDUAL_SPEEDUP}",
+                fused["speedup"] >= RESIDUAL_SPEEDUP,
+            )
+            check(
+                f"residual mixture, {name}: test RMSE, fused minus today",
+                fused["rmse"] - result["ways"]["today"]["rmse"],
+                "|.| <= 1e-10",
+                abs(fused["rmse"] - result["ways"]["today"]["rmse"]) <= 1e-10,
+            )
     return checks
 
 
@@ -63,6 +113,61 @@ def _rising(result: dict) -> str:
         f"log-likelihood fell by up to {result['largest_relative_fall']:.1e} relative "
         "at some iteration"
     )
+
+
+def _scale_lines(name: str, runs: list[dict]) -> list[str]:
+    first = runs[0]
+    lines = [
+        f"  {name}: {first['users']:,} users x {first['items']:,} items, "
+        f"{first['ratings']:,} ratings, K={first['K']}, "
+        f"threads: {first['threads']}, blocks: {first['blocks']}; floor: "
+        f"{first['bytes_per_iteration'] / 1e9:.2f} GB read once at "
+        f"{first['stream_bytes_per_second'] / 1e9:.1f} GB/s (one core, measured here)"
+    ]
+    for r in runs:
+        lines.append(
+            f"    {r['dtype']} {r['engine']:<5}: {r['seconds_per_iteration']:.3f} s per "
+            f"iteration, {r['ns_per_rating_component']:.3f} ns per rating x component, "
+            f"(best {r['best_iteration_seconds']:.3f} s), {r['over_floor']:.1f}x the floor "
+            f"({r['floor_seconds']:.3f} s), peak {r['peak_rss_bytes'] / 1e9:.2f} GB"
+            f"{_iterations_peak(r)} (the matrix: {r['matrix_bytes'] / 1e9:.2f} GB), {_rising(r)}"
+        )
+    for dtype in ("float64", "float32"):
+        numpy, fused = _run(runs, dtype, "numpy"), _run(runs, dtype, "fused")
+        if numpy and fused:
+            ratio = numpy["seconds_per_iteration"] / fused["seconds_per_iteration"]
+            lines.append(f"    {dtype}: numpy / fused {ratio:.2f}x per iteration")
+    return lines
+
+
+def _iterations_peak(run: dict) -> str:
+    peak = run.get("iterations_peak_rss_bytes")
+    return "" if peak is None else f", {peak / 1e9:.2f} GB while iterating"
+
+
+def _residual_lines(residual: dict) -> list[str]:
+    lines = ["", "Residual mixture per fold (fit on train + predict test), side by side"]
+    for name, result in residual.items():
+        if "error" in result:
+            lines.append(f"  {name}: not run: {result['error']}")
+            continue
+        n, d, ratings = result["train"]
+        lines.append(
+            f"  {name}: train {n:,} x {d:,}, {ratings:,} ratings; K={result['K']}, "
+            f"{result['seeds']} seeds x 2 sides"
+        )
+        for way, r in result["ways"].items():
+            lines.append(
+                f"    {way:<22} {r['seconds']:7.2f} s  ({r['speedup']:.2f}x today)  "
+                f"test RMSE {r['rmse']:.6f}, predictions within "
+                f"{r['largest_prediction_difference']:.1e} of today's"
+            )
+        if result.get("first_fused_call_seconds") is not None:
+            lines.append(
+                f"    (the kernel's first call, compiling or loading it: "
+                f"{result['first_fused_call_seconds']:.2f} s, not counted)"
+            )
+    return lines
 
 
 def format_report(results: dict) -> str:
@@ -118,21 +223,10 @@ def format_report(results: dict) -> str:
         if "error" in measured:
             lines.append(f"  not run: {measured['error']}")
         for name, runs in measured.items():
-            if name == "error":
-                continue
-            first = runs[0]
-            lines.append(
-                f"  {name}: {first['users']:,} users x {first['items']:,} items, "
-                f"{first['ratings']:,} ratings, K={first['K']}, "
-                f"threads: {first['threads']}, blocks: {first['blocks']}"
-            )
-            for r in runs:
-                lines.append(
-                    f"    {r['dtype']}: {r['seconds_per_iteration']:.3f} s per iteration, "
-                    f"{r['ns_per_rating_component']:.3f} ns per rating x component, peak "
-                    f"{r['peak_rss_bytes'] / 1e9:.2f} GB (the matrix: "
-                    f"{r['matrix_bytes'] / 1e9:.2f} GB), {_rising(r)}"
-                )
+            if isinstance(runs, list):
+                lines += _scale_lines(name, runs)
+        if isinstance(measured.get(RESIDUAL), dict):
+            lines += _residual_lines(measured[RESIDUAL])
     law = results.get("scaling")
     if law is not None:
         lines += ["", "Scaling: seconds per iteration"]

@@ -16,7 +16,7 @@ import time
 import numpy as np
 
 from .. import common, em
-from ..engine import ProgressBar, prepare, with_data
+from ..engine import ProgressBar, prepare, using, with_data
 
 #: (users, items, ratings) of the two public data sets whose size the benchmark reproduces
 MOVIELENS_25M = (162_541, 59_047, 25_000_095)
@@ -35,14 +35,30 @@ def sparse_em(
     dtype=np.float64,
     threads: int | None = None,
     progress: bool = False,
+    engine: str = "auto",
 ) -> dict:
     """Run exactly ``n_iter`` EM iterations on a CSR ratings matrix and time every one.
 
+    engine: "numpy" (the four matrix products of ``cfcore.em``), "fused" (the compiled
+    one-pass kernel, ``cfcore.engine.fused``) or "auto" (the kernel when numba is there).
     Returns seconds per iteration (the median), ns per (rating x component) per iteration,
     the log-likelihood trace, whether it rose at every iteration and its largest relative
     fall (rounding can make a converged log-likelihood dip by ~1e-15), and the time spent
     checking and laying out X (``engine.prepare``) and initialising (``common.init``).
     """
+    with using(engine):
+        result = _sparse_em(X, K, n_iter, seed, dtype, threads, progress)
+    result["engine"] = "fused" if engine == "fused" or (engine == "auto" and _fuses()) else "numpy"
+    return result
+
+
+def _fuses() -> bool:
+    from ..engine import numba_available
+
+    return numba_available()
+
+
+def _sparse_em(X, K, n_iter, seed, dtype, threads, progress) -> dict:
     start = time.perf_counter()
     mixture, post = common.init(X, K, seed)
     init_seconds = time.perf_counter() - start
@@ -50,6 +66,9 @@ def sparse_em(
     data = prepare(X, dtype=dtype, threads=threads)
     prepare_seconds = time.perf_counter() - start
 
+    gc.collect()
+    setup_peak = _peak_memory()  # init and layout
+    reset = _reset_peak_memory()  # from here: the iterations' own peak (the layout included)
     stamps, trace = [time.perf_counter()], []
     with ProgressBar(f"EM K={K} {np.dtype(dtype).name}", enabled=progress) as show:
 
@@ -60,9 +79,13 @@ def sparse_em(
 
         # exactly n_iter iterations, even where the course's stopping rule would stop
         em.run_full(data, mixture, post, max_iter=n_iter, callback=record, tol=-np.inf)
+    iterations_peak = _peak_memory() if reset else None
     seconds = np.diff(stamps)
     per_iteration = float(np.median(seconds))
     return {
+        "setup_peak_rss_bytes": setup_peak,
+        "iterations_peak_rss_bytes": iterations_peak,
+        "best_iteration_seconds": float(np.min(seconds)),
         "users": X.shape[0],
         "items": X.shape[1],
         "ratings": int(X.nnz),
@@ -87,6 +110,41 @@ def sparse_em(
 def matrix_bytes(X) -> int:
     """Memory held by a CSR matrix: its values, column indices and row pointers."""
     return int(X.data.nbytes + X.indices.nbytes + X.indptr.nbytes)
+
+
+def bytes_per_iteration(X, K: int) -> int:
+    """The least an EM iteration must move: the ratings read once (values, column indices,
+    row pointers) and the n x K posteriors written once, in bytes."""
+    return matrix_bytes(X) + X.shape[0] * K * 8
+
+
+#: the array streamed by ``streaming_bandwidth``: larger than any cache
+_STREAM_BYTES = 1 << 28
+
+
+def streaming_bandwidth(repeat: int = 5) -> float:
+    """Bytes per second one core reads from memory: a numpy sum over a 256 MB array, the
+    best of ``repeat``. The floor of an iteration is ``bytes_per_iteration`` over it."""
+    values = np.ones(_STREAM_BYTES // 8)
+    best = np.inf
+    for _ in range(repeat):
+        start = time.perf_counter()
+        values.sum()
+        best = min(best, time.perf_counter() - start)
+    return values.nbytes / best
+
+
+def with_floor(result: dict, X, bandwidth: float) -> dict:
+    """The result with the floor of its iteration: bytes moved / streaming bandwidth."""
+    moved = bytes_per_iteration(X, result["K"])
+    floor = moved / bandwidth
+    result.update(
+        bytes_per_iteration=moved,
+        stream_bytes_per_second=bandwidth,
+        floor_seconds=floor,
+        over_floor=result["seconds_per_iteration"] / floor,
+    )
+    return result
 
 
 def _proc_status(field: str) -> int | None:
@@ -129,7 +187,7 @@ def _measure(X, options: dict) -> dict:
     before = _proc_status("VmRSS")
     result = sparse_em(X, **options)
     result.update(
-        peak_rss_bytes=_peak_memory(),
+        peak_rss_bytes=max(result["setup_peak_rss_bytes"], _peak_memory()),
         rss_before_bytes=before,
         matrix_bytes=matrix_bytes(X),
         peak_covers="the fit alone (the matrix included)" if reset else "the whole process",
@@ -146,12 +204,13 @@ def _child(connection, make_matrix, arguments: tuple, runs: list[dict]) -> None:
             "make_seconds": time.perf_counter() - start,
             "make_peak_bytes": _peak_memory(),
         }
+        bandwidth = streaming_bandwidth()  # in this process, beside the fits it is the floor of
         results = []
         for options in runs:
             dtype = np.dtype(options.get("dtype", np.float64))
             if X.dtype != dtype:  # hold the matrix in the run's dtype only, as a user would
                 X = with_data(X, X.data.astype(dtype))
-            results.append({**made, **_measure(X, options)})
+            results.append(with_floor({**made, **_measure(X, options)}, X, bandwidth))
         connection.send(results)
     except BaseException as error:  # the parent reports it
         connection.send({"error": f"{type(error).__name__}: {error}"})

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from functools import reduce
 from operator import add
 from typing import NamedTuple
@@ -57,6 +58,7 @@ class RatingBlocks(NamedTuple):
     starts: (len(blocks) + 1,) the first user of every block, then n
     threads: how many blocks are worked on at once
     shift: subtracted from every observed rating (0 in float64; see ``prepare``)
+    cache: None, or the fit loop's cache of the M-step's sums (``engine.fused.one_pass``)
     """
 
     X: np.ndarray | sp.csr_matrix
@@ -64,6 +66,7 @@ class RatingBlocks(NamedTuple):
     starts: np.ndarray
     threads: int
     shift: float = 0.0
+    cache: object = None
 
     def rows(self, b: int) -> slice:
         """The users of block b."""
@@ -224,16 +227,36 @@ def available_cores() -> int:
 _blas = ThreadpoolController()
 
 
-def sum_over_blocks(work, data: RatingBlocks, plus=add):
+def map_threads(work, items, threads: int | None = None) -> list:
+    """[work(item) for item in items], ``threads`` items at a time (default every core).
+
+    For independent fits that share read-only data, e.g. the seeds of a model: each runs
+    exactly as it would alone (same blocks, same order of sums), so the results do not
+    depend on the threads; numpy, scipy and ``engine.fused``'s kernel release the GIL, so
+    the threads run on separate cores. The results come back in the order of ``items``.
+    """
+    items = list(items)
+    threads = min(_check_threads(threads), max(len(items), 1))
+    if threads == 1:
+        return [work(item) for item in items]
+    with ThreadPoolExecutor(threads) as pool:
+        return list(pool.map(work, items))
+
+
+def sum_over_blocks(work, data: RatingBlocks, plus=add, *, limit_blas: bool = True):
     """work(0) + work(1) + ... over the blocks, ``data.threads`` blocks at a time.
 
     Each thread adds up its own share of the blocks (every threads-th one), so at most one
     partial sum per thread is held. BLAS is held to one thread meanwhile: the blocks are the
     parallel work, and for products with K columns BLAS threads gain little on their own,
     while on a busy machine those waiting for a core make the products several times slower.
+    limit_blas=False skips that (work that calls no BLAS, such as ``engine.fused``'s
+    kernel, saves the cost of switching it, which small data sets pay at every step).
     """
     blocks = range(len(data.blocks))
-    with _blas.limit(limits=1, user_api="blas"):
+    if data.threads == 1 and not limit_blas:
+        return reduce(plus, map(work, blocks))
+    with _blas.limit(limits=1, user_api="blas") if limit_blas else nullcontext():
         if data.threads == 1:
             return reduce(plus, map(work, blocks))
         shares = [blocks[t :: data.threads] for t in range(data.threads)]

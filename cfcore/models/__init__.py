@@ -1,4 +1,5 @@
-"""Rating models: a base, the baselines, the mixtures (course, MAP-EM, residual), Surprise.
+"""Rating models: a base, the baselines, the mixtures (course, MAP-EM, residual), Surprise,
+and ``LiveModel``, a fitted mixture that learns from each new rating (incremental EM).
 
 Every model follows ``Model`` (``fit(train)``, ``predict(rows, cols)``, ``name``) and is
 registered once in ``registry.MODELS``. ``fit`` and ``select_k`` run the course modules
@@ -9,6 +10,7 @@ from .base import Model, RatingModel
 from .baselines import Biases, BiasesModel, GlobalMean, ItemMean, UserMean, fit_biases
 from .fitting import FitResult, Selection, best_of_seeds, fit, held_out_log_likelihood, select_k
 from .hybrid import HybridMixture, item_features
+from .incremental import LiveModel
 from .metrics import held_out_errors, matched_accuracy
 from .mixtures import CourseMixture, ResidualMixture
 from .registry import MODELS, make_models
@@ -31,6 +33,7 @@ __all__ = [
     "FitResult",
     "GlobalMean",
     "ItemMean",
+    "LiveModel",
     "Model",
     "RatingModel",
     "ResidualMixture",

@@ -20,7 +20,7 @@ import numpy as np
 from .. import em
 from .._validation import check_non_negative, check_posterior
 from ..common import MIN_VARIANCE, GaussianMixture, Outcome, as_mixture, iterate
-from ..engine import RatingBlocks, prepare
+from ..engine import RatingBlocks, fused, one_pass, prepare
 
 
 def check_prior_variance(prior_variance) -> float | None:
@@ -54,7 +54,22 @@ def _map_mstep(
 ) -> GaussianMixture:
     if prior_variance is None:
         return em._mstep(data, post, previous, min_variance)
-    sums = em.statistics(data, post)  # the course's products: sum_u post_uj x_ui, its support
+    # the course's products: sum_u post_uj x_ui, its support
+    return _map_mstep_from_statistics(
+        data, em.statistics(data, post), previous, prior_variance, min_variance
+    )
+
+
+def _map_mstep_from_statistics(
+    data, sums: em.Statistics, previous: GaussianMixture, prior_variance: float, min_variance
+) -> GaussianMixture:
+    """The MAP M-step from its sums over users (``em.statistics``, or sums of them over
+    partitions of users on a cluster); data: anything with ``shift`` and ``n_users``."""
+    if isinstance(data, RatingBlocks) and fused.applies(data):  # below, in one compiled pass
+        ridge = previous.var / prior_variance
+        mu, sse, n_observed = fused.means_and_errors(sums, data.shift, previous.mu, ridge)
+        var = em.variances(sse, n_observed, previous.var, min_variance)
+        return GaussianMixture(mu, var, sums.weights / data.n_users)
     weighted_ratings = sums.weighted_ratings + data.shift * sums.support  # unshifted frame
     # conditional maximum over mu at the previous variances (an ECM step) ...
     mu = weighted_ratings / (sums.support + previous.var[:, None] / prior_variance)
@@ -123,7 +138,7 @@ def run_full(
     callback=None,
 ) -> Outcome:
     """``run`` that also says whether it converged and after how many iterations."""
-    data = prepare(X, allow_negative=True)
+    data = one_pass(prepare(X, allow_negative=True))  # one pass over the ratings an iteration
     mixture = as_mixture(mixture, data.X.shape[1])
     check_posterior(post, data.X.shape[0], mixture.mu.shape[0])
     prior_variance = check_prior_variance(prior_variance)

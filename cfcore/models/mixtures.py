@@ -41,10 +41,17 @@ import numpy as np
 import scipy.sparse as sp
 
 from .. import em
-from .._validation import as_real_array, check_seeds
+from .._validation import as_real_array, check_count, check_seeds
 from ..common import MIN_VARIANCE, ConvergenceWarning, GaussianMixture
 from ..data import holdout
-from ..engine import RatingBlocks, prepare, transpose, with_data
+from ..engine import (
+    RatingBlocks,
+    fits_at_once,
+    map_threads,
+    prepare,
+    transpose,
+    with_data,
+)
 from . import map_em
 from .base import RatingModel
 from .baselines import Biases, fit_biases
@@ -150,6 +157,7 @@ class CourseMixture(RatingModel):
         self.validation_fraction = validation_fraction
 
     def _fit(self, X):
+        self.train_ = X  # the training ratings, for ``incremental.LiveModel`` to learn on from
         Ks = [K for K in self.Ks if K <= X.shape[0]]
         shift = self.scale_[0]
         shifted = with_data(X, X.data - shift)  # >= 0, every stored entry still observed
@@ -218,7 +226,9 @@ class ResidualMixture(RatingModel):
     prior_variance and min_variance are stated on a 1-5 scale and follow the data's scale
     (``scaled_variance``: times ((high - low) / 4)^2); ``prior_variance_`` and
     ``min_variance_`` are the values used. reg_user and reg_item are counts of ratings, so
-    they need no rescaling.
+    they need no rescaling. threads: how many of the seeds' fits run at once (default: all,
+    their E-steps sharing passes over the ratings when the compiled kernel runs, else one
+    per core; 1: one after another); each runs as it would alone: results do not change.
     """
 
     name = "residual-mixture"
@@ -235,10 +245,12 @@ class ResidualMixture(RatingModel):
         biases: bool = True,
         min_variance: float = MIN_VARIANCE,
         max_iter: int | None = 500,
+        threads: int | None = None,
         name: str | None = None,
         rating_scale=None,
     ):
         super().__init__(name=name, rating_scale=rating_scale)
+        self.threads = None if threads is None else check_count(threads, "threads")
         self.sides = tuple(sides)
         if not self.sides or set(self.sides) - {"users", "items"}:
             raise ValueError(f"sides must be a non-empty subset of ('users', 'items'), got {sides}")
@@ -253,16 +265,32 @@ class ResidualMixture(RatingModel):
         self.min_variance, self.max_iter = min_variance, max_iter
 
     def _fit(self, X):
+        self.train_ = X  # the training ratings, for ``incremental.LiveModel`` to learn on from
         self.prior_variance_ = scaled_variance(self.prior_variance, self.scale_)
         self.min_variance_ = scaled_variance(self.min_variance, self.scale_)
         residuals = self._fit_offsets(X)
         self.fits_, self.mixtures_, self.unconverged_ = {}, {}, 0
+        layouts = {  # each side checked and laid out once, for all its seeds
+            side: prepare(
+                residuals if side == "users" else transpose(residuals), allow_negative=True
+            )
+            for side in self.sides
+        }
+        runs = [(layouts[side], seed) for side in self.sides for seed in self.seeds]
+        # the runs are independent: all at once, each as it would run alone (with the
+        # kernel, the E-steps of a side's seeds share passes over its ratings)
+        if self.threads == 1:
+            fitted = [self._run_seed(data, seed) for data, seed in runs]
+        elif self.threads is None:
+            fitted = fits_at_once(self._run_seed, runs)
+        else:
+            fitted = map_threads(lambda run: self._run_seed(*run), runs, self.threads)
+        runs = [(side, seed) for side in self.sides for seed in self.seeds]
         for side in self.sides:
-            matrix = residuals if side == "users" else transpose(residuals)
-            data = prepare(matrix, allow_negative=True)
-            runs = [self._fit_one(data, seed) for seed in self.seeds]
-            self.fits_[side] = [(post, mixture.mu) for post, mixture in runs]
-            self.mixtures_[side] = [mixture for _, mixture in runs]  # what fold_in needs
+            ours = [fit for (name, _), fit in zip(runs, fitted, strict=True) if name == side]
+            self.fits_[side] = [(post, mixture.mu) for post, mixture, _ in ours]
+            self.mixtures_[side] = [mixture for _, mixture, _ in ours]  # what fold_in needs
+            self.unconverged_ += sum(not converged for _, _, converged in ours)
         if self.unconverged_:
             warnings.warn(
                 f"{self.name}: {self.unconverged_} of {len(self.seeds) * len(self.sides)} MAP-EM "
@@ -282,6 +310,12 @@ class ResidualMixture(RatingModel):
 
     def _fit_one(self, data: RatingBlocks, seed: int) -> tuple[np.ndarray, GaussianMixture]:
         """One seeded MAP-EM run; returns (post of a final E-step, the fitted mixture)."""
+        post, mixture, converged = self._run_seed(data, seed)
+        self.unconverged_ += not converged
+        return post, mixture
+
+    def _run_seed(self, data: RatingBlocks, seed: int):
+        """``_fit_one`` without the count: (post, mixture, converged), safe to run in threads."""
         start = init_observed if self.use_biases else init_observed_rows
         mixture, post = start(data, self.K, seed, self.min_variance_)
         outcome = map_em.run_full(
@@ -292,9 +326,8 @@ class ResidualMixture(RatingModel):
             min_variance=self.min_variance_,
             max_iter=self.max_iter,
         )
-        self.unconverged_ += not outcome.converged
         post, _ = em.estep(data, outcome.mixture)  # the posterior of the returned mixture
-        return post, outcome.mixture
+        return post, outcome.mixture, outcome.converged
 
     def residual_predictions(self, rows, cols, side: str) -> np.ndarray:
         """sum_j post_uj mu_ji of one side's mixture, averaged over seeds: (m,) array."""

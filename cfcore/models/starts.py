@@ -26,6 +26,8 @@ a sparse matrix or a RatingsData.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from .. import em
@@ -72,9 +74,43 @@ def init_observed(
     X: dense (0 = missing) or CSR, whose stored values may be negative (residuals).
     """
     data = prepare(X, allow_negative=True)
-    mixture, post = init(data.X, K, seed)  # seeded rows of the stored ratings
-    mu = mixture.mu + data.shift
-    return GaussianMixture(mu, _observed_variance(data, mu, min_variance), mixture.p), post
+    n = data.n_users
+    K = check_n_components(K, n)
+    users = np.random.RandomState(check_seed(seed)).choice(n, K, replace=False)  # as init's
+    mu = _stored_rows(data.X, users) + data.shift
+    _warn_if_starts_coincide(data.X, mu)
+    var = _observed_variance(data, mu, min_variance)
+    return GaussianMixture(mu, var, np.full(K, 1.0 / K)), np.full((n, K), 1.0 / K)
+
+
+def _stored_rows(X, rows: np.ndarray) -> np.ndarray:
+    """The rows of X (dense, or CSR with its missing entries as 0) as a (len(rows), d)
+    float64 array, exactly as ``common.init`` takes its means."""
+    return (X[rows].toarray() if is_sparse(X) else X[rows].copy()).astype(np.float64)
+
+
+def _warn_if_starts_coincide(X, mu: np.ndarray) -> None:
+    """``common.init``'s warning when K exceeds the distinct rows of X, checked in O(K d)
+    unless two chosen rows coincide (then the rows' lengths, and only if needed the rows)."""
+    K = mu.shape[0]
+    if len({row.tobytes() for row in mu}) == K:
+        return
+    lengths = np.diff(X.indptr) if is_sparse(X) else np.count_nonzero(X, axis=1)
+    if np.unique(lengths).size >= K:  # rows of different lengths differ
+        return
+    if is_sparse(X):
+        rows = zip(X.indptr[:-1], X.indptr[1:], strict=True)
+        distinct = len({(X.indices[a:b].tobytes(), X.data[a:b].tobytes()) for a, b in rows})
+    else:
+        distinct = len(np.unique(X, axis=0))
+    if distinct < K:
+        warnings.warn(
+            f"K={K} but X has only {distinct} distinct row{'s' * (distinct != 1)}, so some of "
+            "the K initial means are the same row and those components stay identical; "
+            f"use K <= {distinct}",
+            UserWarning,
+            stacklevel=4,
+        )
 
 
 def init_observed_rows(
@@ -112,13 +148,24 @@ def _matrix(X):
 
 def _item_means(data: RatingBlocks) -> np.ndarray:
     """Every item's mean stored rating; the global mean for an item nobody rated: (d,)."""
+    return _means_of_columns(_column_sums(data))
+
+
+def _column_sums(data: RatingBlocks) -> np.ndarray:
+    """(2, d): every item's sum of stored ratings and its number of ratings; sums of these
+    over blocks of users (or partitions on a cluster) add up."""
 
     def column_sums(b: int) -> np.ndarray:
         R = data.blocks[b]
         sums = [np.asarray(A.sum(axis=0), dtype=np.float64).ravel() for A in (R.X, R.M)]
         return np.stack(sums)
 
-    totals, support = sum_over_blocks(column_sums, data)
+    return sum_over_blocks(column_sums, data)
+
+
+def _means_of_columns(column_sums: np.ndarray) -> np.ndarray:
+    """The item means of ``_column_sums``; the global mean for an item nobody rated: (d,)."""
+    totals, support = column_sums
     global_mean = totals.sum() / max(support.sum(), 1.0)
     return np.where(support > 0, totals / np.maximum(support, 1.0), global_mean)
 
@@ -135,6 +182,12 @@ def _user_row(data: RatingBlocks, u: int) -> tuple[np.ndarray, np.ndarray]:
 
 def _observed_variance(data: RatingBlocks, mu: np.ndarray, min_variance) -> np.ndarray:
     """max(min_variance, sum_u sum_{i in C_u} (x_ui - mu_ji)^2 / sum_u |C_u|): (K,)."""
+    return _variance_of_squared_errors(_observed_squared_errors(data, mu), min_variance)
+
+
+def _observed_squared_errors(data: RatingBlocks, mu: np.ndarray) -> tuple[np.ndarray, float]:
+    """(sum_u sum_{i in C_u} (x_ui - mu_ji)^2: (K,), sum_u |C_u|); sums of these over blocks
+    of users (or partitions on a cluster) add up."""
     means = data.stored(mu).T
     totals = sum_over_blocks(
         lambda b: squared_distances(
@@ -142,7 +195,12 @@ def _observed_variance(data: RatingBlocks, mu: np.ndarray, min_variance) -> np.n
         ).sum(axis=0),
         data,
     )
-    n_observed = sum(block.counts.sum() for block in data.blocks)
+    return totals, float(sum(block.counts.sum() for block in data.blocks))
+
+
+def _variance_of_squared_errors(squared_errors, min_variance) -> np.ndarray:
+    """The variance of ``_observed_variance`` from ``_observed_squared_errors``: (K,)."""
+    totals, n_observed = squared_errors
     floor = check_non_negative(min_variance, "min_variance")
     var = np.maximum(totals / max(n_observed, 1.0), floor)
     if (var <= 0).any():

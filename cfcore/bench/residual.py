@@ -1,0 +1,113 @@
+"""The residual mixture per fold, today's path beside the new one, on the same fold in one run.
+
+Small and long-tailed data (MovieLens 100K; a generated matrix where most users have one or
+two ratings) make EM's cost per iteration mostly overhead: four sparse products, a
+log-sum-exp over (n, K) temporaries and the M-step's (K, d) arrays, a few milliseconds an
+iteration, a few thousand iterations a fold (20 seeds x 2 sides). Three ways are timed:
+
+- ``today``: the numpy engine (``engine.using("numpy")``), one seed after another;
+- ``numpy, seeds at once``: the numpy engine, the seeds' fits on every core;
+- ``fused``: the compiled one-pass kernel (``cfcore.engine.fused``), seeds on every core.
+
+Each is fitted on the fold's training ratings and scored on its test ratings; the report
+gives seconds per fold, the RMSE of each and the largest difference of any prediction from
+today's (rounding; a run whose start puts two components on the same point sits on a
+saddle, where rounding decides which way EM leaves it).
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+
+import numpy as np
+
+from ..common import ConvergenceWarning
+from ..engine import numba_available, using
+from ..models.mixtures import ResidualMixture
+
+#: (users, items, ratings) of the long-tailed matrix, and its exponents (make_ratings)
+LONG_TAIL = (16_554, 10_506, 100_000)
+LONG_TAIL_EXPONENTS = {"item_popularity": 1.0, "user_activity": 1.0}
+
+#: name -> (engine, threads for the seeds)
+PATHS = {"today": ("numpy", 1), "numpy, seeds at once": ("numpy", None), "fused": ("fused", None)}
+
+
+def long_tailed_fold(users: int, items: int, ratings: int, seed: int = 0):
+    """A ``Fold`` of a long-tailed planted matrix: 20% of every user's ratings held out."""
+    from ..data import make_ratings, train_test_split
+
+    density = ratings / (users * items)
+    data, _ = make_ratings(users, items, 12, density, seed=seed, **LONG_TAIL_EXPONENTS)
+    return train_test_split(data, 0.2, seed=seed)
+
+
+def _fit_and_score(fold, engine: str, threads, options: dict):
+    with using(engine):
+        start = time.perf_counter()
+        model = ResidualMixture(threads=threads, **options).fit(fold.train)
+        rows, cols, values = fold.test.triples()
+        predictions = model.predict(rows, cols)
+        seconds = time.perf_counter() - start
+    rmse = float(np.sqrt(np.mean((predictions - values) ** 2)))
+    return seconds, predictions, rmse
+
+
+def residual_per_fold(fold, *, K: int = 10, seeds=range(20), repeat: int = 1) -> dict:
+    """Seconds per fold (fit + predict, the best of ``repeat``) of the three ways, side by
+    side, with each one's test RMSE and its largest prediction difference from today's."""
+    options = {"K": K, "seeds": seeds}
+    paths = {name: way for name, way in PATHS.items() if way[0] != "fused" or numba_available()}
+    if "fused" in paths:  # compile (or load the compiled kernel) before any timing
+        start = time.perf_counter()
+        with warnings.catch_warnings():  # two iterations do not converge, as meant
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            _fit_and_score(fold, "fused", 1, {"K": 2, "seeds": range(1), "max_iter": 2})
+        warm_up = time.perf_counter() - start
+    else:
+        warm_up = None
+    measured = {}
+    for _ in range(repeat):
+        for name, (engine, threads) in paths.items():  # interleaved: each meets the same load
+            seconds, predictions, rmse = _fit_and_score(fold, engine, threads, options)
+            if name not in measured or seconds < measured[name]["seconds"]:
+                measured[name] = {"seconds": seconds, "rmse": rmse, "predictions": predictions}
+    today = measured["today"]
+    return {
+        "train": [*fold.train.shape, int(fold.train.n_ratings)],
+        "test_ratings": int(fold.test.n_ratings),
+        "K": K,
+        "seeds": len(list(seeds)),
+        "first_fused_call_seconds": warm_up,
+        "ways": {
+            name: {
+                "seconds": r["seconds"],
+                "speedup": today["seconds"] / r["seconds"],
+                "rmse": r["rmse"],
+                "largest_prediction_difference": float(
+                    np.max(np.abs(r["predictions"] - today["predictions"]))
+                ),
+            }
+            for name, r in measured.items()
+        },
+    }
+
+
+def residual_benchmarks(options: dict) -> dict:
+    """The residual mixture per fold on MovieLens 100K u1 (when its files are there) and on
+    the long-tailed matrix; options: K, seeds, repeat, long_tail, movielens (bool)."""
+    from ..data import load_movielens_100k, movielens_100k_available
+
+    settings = {key: options[key] for key in ("K", "seeds", "repeat")}
+    results = {}
+    if options.get("movielens", True):
+        if movielens_100k_available():
+            fold = load_movielens_100k(download=False).folds["u1"]
+            results["MovieLens 100K u1"] = residual_per_fold(fold, **settings)
+        else:
+            results["MovieLens 100K u1"] = {"error": "MovieLens 100K not found ($CFCORE_DATA)"}
+    users, items, ratings = options.get("long_tail", LONG_TAIL)
+    name = f"long-tailed {users:,} x {items:,}, {ratings:,} ratings"
+    results[name] = residual_per_fold(long_tailed_fold(users, items, ratings), **settings)
+    return results

@@ -316,11 +316,12 @@ print("LiveModel.sweep: the means of the loops above, to 1e-12 (end) and 1e-10 (
 def shift_column(stats, col, delta):
     """The sums once every value in column col moved by delta: O(K)."""
     # BEGIN SOLUTION
-    W, S, Q, w = (a.copy() for a in stats)
+    weighted = stats.weighted_ratings.copy()
+    support = stats.support[:, col]
     # sum_v q (x + delta)^2 = sum_v q x^2 + 2 delta sum_v q x + delta^2 sum_v q
-    Q += 2 * delta * W[:, col] + delta**2 * S[:, col]
-    W[:, col] += delta * S[:, col]
-    return em.Statistics(W, S, Q, w)
+    sq_norms = stats.weighted_sq_norms + 2 * delta * weighted[:, col] + delta**2 * support
+    weighted[:, col] += delta * support
+    return em.Statistics(weighted, stats.support, sq_norms, stats.weights)
     # END SOLUTION
 
 

@@ -158,18 +158,29 @@ def server_environment(**folders: Path) -> dict[str, str]:
     return env
 
 
-def wait_for_port(server: subprocess.Popen, port: int, log_path: Path, what: str) -> None:
-    """Wait until the server accepts connections on 127.0.0.1:port; fail with its log."""
+def wait_until_ready(server: subprocess.Popen, ready, log_path: Path, what: str) -> None:
+    """Poll ready() until it is true; fail with the server's log if it exits or times out."""
     deadline = time.monotonic() + TIMEOUT / 1000
     while time.monotonic() < deadline:
         if server.poll() is not None:
             pytest.fail(f"{what} exited with {server.returncode}:\n{log_path.read_text()}")
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
+            if ready():
                 return
         except OSError:
-            time.sleep(0.2)
-    pytest.fail(f"{what} did not listen within {TIMEOUT / 1000:.0f} s:\n{log_path.read_text()}")
+            pass
+        time.sleep(0.2)
+    pytest.fail(f"{what} was not ready within {TIMEOUT / 1000:.0f} s:\n{log_path.read_text()}")
+
+
+def wait_for_port(server: subprocess.Popen, port: int, log_path: Path, what: str) -> None:
+    """Wait until the server accepts connections on 127.0.0.1:port; fail with its log."""
+
+    def listening() -> bool:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+
+    wait_until_ready(server, listening, log_path, what)
 
 
 def voila_environment(base: Path, **extra) -> dict[str, str]:

@@ -39,6 +39,7 @@ from browser_support import (
     server_environment,
     text_of,
     wait_for_text,
+    wait_until_ready,
 )
 
 from cfcore.apps import widgets
@@ -129,18 +130,8 @@ def api(url: str, token: str, path: str, method: str = "GET", timeout: float = 5
 
 
 def wait_for_server(server: subprocess.Popen, url: str, token: str, log_path: Path) -> None:
-    deadline = time.monotonic() + TIMEOUT / 1000
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            pytest.fail(f"jupyter lab exited with {server.returncode}:\n{log_path.read_text()}")
-        try:
-            if api(url, token, "/api/status")[0] == 200:
-                return
-        except OSError:
-            time.sleep(0.2)
-    pytest.fail(
-        f"jupyter lab did not answer within {TIMEOUT / 1000:.0f} s:\n{log_path.read_text()}"
-    )
+    ready = lambda: api(url, token, "/api/status")[0] == 200  # noqa: E731
+    wait_until_ready(server, ready, log_path, "jupyter lab")
 
 
 def stop_lab(server: subprocess.Popen, url: str, token: str) -> None:

@@ -21,6 +21,7 @@ NEEDS = {
     "07_interactive.ipynb": ["movielens"],
     "08_hybrid.ipynb": ["movielens"],
     "09_incremental.ipynb": ["movielens"],
+    "10_beyond_the_course.ipynb": ["movielens"],
 }
 
 AVAILABLE = {

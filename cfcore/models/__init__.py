@@ -14,6 +14,7 @@ from .incremental import LiveModel
 from .metrics import held_out_errors, matched_accuracy
 from .mixtures import CourseMixture, ResidualMixture
 from .registry import MODELS, make_models
+from .response import ResponseMixture
 from .starts import (
     STARTS,
     default_start,
@@ -37,6 +38,7 @@ __all__ = [
     "Model",
     "RatingModel",
     "ResidualMixture",
+    "ResponseMixture",
     "HybridMixture",
     "item_features",
     "Selection",

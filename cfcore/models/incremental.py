@@ -596,6 +596,12 @@ class LiveModel:
                 "fitted must be a CourseMixture, ResidualMixture or HybridMixture, got "
                 f"{type(fitted).__name__}"
             )
+        if getattr(fitted, "response_weight", 0.0):
+            raise TypeError(
+                f"{fitted.name}: LiveModel keeps the sums of the Gaussian mixtures only, not "
+                "the response distributions over items; refit it on the new ratings, or fold "
+                "new users in with its fold_in"
+            )
         if not hasattr(fitted, "shape_"):
             raise ValueError(f"fitted: {fitted.name} is not fitted; call fit(train) first")
         X = _training_matrix(fitted, train)

@@ -11,6 +11,7 @@ from functools import partial
 from .baselines import BiasesModel, GlobalMean, ItemMean, UserMean
 from .hybrid import HybridMixture
 from .mixtures import CourseMixture, ResidualMixture
+from .response import ResponseMixture
 from .surprise import ALGORITHMS, INSTALL_HINT, SurpriseModel, surprise_available
 
 #: name -> factory of a fresh model
@@ -31,6 +32,7 @@ MODELS = {
     ),
     "residual-mixture": ResidualMixture,
     "hybrid-mixture": HybridMixture,
+    "response-mixture": ResponseMixture,
     **{f"surprise-{a}": partial(SurpriseModel, a) for a in ALGORITHMS},
 }
 

@@ -19,9 +19,9 @@ from cfcore.models import (
     HybridMixture,
     LiveModel,
     ResidualMixture,
-    incremental,
     map_em,
 )
+from cfcore.models.incremental import sides
 
 SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 RTOL = 1e-10
@@ -258,7 +258,7 @@ def test_undo_remembers_max_undo_calls_and_a_failed_call_changes_nothing(residua
     def failing_commit(self, patch, journal, **kw):
         raise FloatingPointError("boom")
 
-    monkeypatch.setattr(incremental._Side, "commit", failing_commit)
+    monkeypatch.setattr(sides.Side, "commit", failing_commit)
     with pytest.raises(FloatingPointError):
         live.rate(5, 1, 4.0)
     assert_identical(before, snapshot(live))

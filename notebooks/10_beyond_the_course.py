@@ -251,7 +251,7 @@ plt.show()
 # %%
 display(
     Markdown(
-        f"{outcome.iterations} iterations until the objective rose by less than $10^{{-6}}$ of "
+        f"{outcome.n_iter} iterations until the objective rose by less than $10^{{-6}}$ of "
         f"itself; its smallest rise was {steps.min():.3g}, so it rose at every step, from "
         f"{trace[0]:,.1f} to {trace[-1]:,.1f}."
     )
@@ -477,12 +477,18 @@ for j in np.argsort(-fitted.p)[:2]:
         print(f"  lift {lift[i]:4.1f}  mu {fitted.mu[j, i]:+.2f}  {train.titles[i]}")
 
 # %% [markdown]
+# Read the titles and the release years: a cluster's distribution over movies can gather
+# users by *when* they were rating (the releases of that season) as much as by genre, and
+# its means say whether its users then liked those movies more or less than the biases and
+# tastes predict. Both are evidence about a user the Gaussian part alone never sees.
+
+# %% [markdown]
 # ## The library: `ResponseMixture` on a validation split
 #
 # `cfcore.models.ResponseMixture` is the hybrid mixture of notebook 08 with this EM for its
 # mixtures, on both sides (users, and items with their raters as the pattern), averaged over
 # 20 seeds. Its defaults come from the protocol's grid (`benchmarks/tune_response.py`,
-# about eight minutes; the README quotes its table). One of its two validation splits,
+# several minutes; the README quotes its table). One of its two validation splits,
 # 10% of u1's training ratings held out with seed 0, against the hybrid mixture with its
 # own defaults:
 
@@ -528,7 +534,15 @@ fig, ax = plt.subplots(figsize=(7.5, 4), layout="constrained")
 x = np.arange(len(folds))
 for offset, (result, colour) in enumerate(zip(results, colours, strict=True)):
     ax.bar(x + (offset - 1) * 0.27, result.rmse_folds, 0.27, color=colour, label=result.model)
-ax.axhline(0.9053, color=PALETTE["vermillion"], ls="--", lw=1.2, label="IGMC on u1 (published)")
+ax.hlines(  # a record on u1 only: drawn across u1's bars
+    0.9053,
+    -0.45,
+    0.45,
+    color=PALETTE["vermillion"],
+    ls="--",
+    lw=1.5,
+    label="IGMC on u1 (published)",
+)
 ax.set_xticks(x, [fold.name for fold in folds])
 ax.set_ylim(0.85, None)
 ax.set_xlabel("canonical fold of MovieLens 100K")
@@ -574,25 +588,47 @@ display(Markdown("\n".join(lines)))
 # ## What the numbers mean
 #
 # - The pattern of what people rate is evidence the course's EM throws away. Reading it
-#   changes a large share of the users' most likely clusters (above), and the clusters it
-#   finds are about taste in *what* to watch as much as in how to rate it.
+#   changes many users' most likely cluster (the share is computed above), and the
+#   clusters it finds gather users by *what* they watch, and when, as much as by how they
+#   rate it.
 # - It costs almost nothing: one more sparse product in the E-step, one division in the
 #   M-step, the same monotone EM. The fit takes a few seconds per fold.
-# - The comparison is honest in one direction only: every choice here was made on
-#   validation splits of u1's training ratings, while the records' numbers are quoted as
-#   published. The README's table runs 5 seed sets per fold
+# - Validation promised more than the test folds gave (below): a choice among some thirty
+#   settings on two validation splits picks one that is partly lucky on them. That is what
+#   the protocol is for: the test folds, read once, say how much of the gain is real.
+# - The comparison with the records is honest in one direction only: every choice here
+#   was made on validation splits of u1's training ratings, while the records' numbers are
+#   quoted as published. The README's table runs 5 seed sets per fold
 #   (`benchmarks/score_response.py`) and gives their spread, and the same model, unchanged,
 #   on the course's Netflix matrix.
-#
+
+# %%
+validation_gain = validation["hybrid-mixture"] - validation["response-mixture"]
+test_gain = hybrid_result.rmse_mean - ours.rmse_mean
+records = {"GC-MC": 0.910, "IGMC": 0.9053, "GLocal-K": 0.8889}
+ahead = [name for name, value in records.items() if ours.rmse_folds[0] < value]
+behind = [name for name, value in records.items() if ours.rmse_folds[0] >= value]
+display(
+    Markdown(
+        f"On validation split 0 the response mixture (its settings) was {validation_gain:.4f} "
+        f"below the hybrid mixture (its own); on the five test folds, {test_gain:.4f} (mean "
+        f"over u1-u5), {test_gain / validation_gain:.0%} of it. On u1 "
+        f"the response mixture is ahead of {', '.join(ahead) or 'none of the records'} and "
+        f"behind {', '.join(behind) or 'none'}."
+    )
+)
+
+# %% [markdown]
 # ## Summary
 #
 # - The course's EM is right when ratings are missing at random; on MovieLens a movie's
-#   number of ratings and its mean rating are correlated, and so are a user's choices and
-#   tastes.
+#   number of ratings and its mean rating are correlated: what people choose to rate
+#   depends on what they expect to like.
 # - The response-aware mixture gives each cluster a distribution $\phi_j$ over movies and
 #   adds $\lambda \sum_{i \in C_u} \log \phi_{ji}$ to the E-step's log joint.
 # - Its M-step is MAP-EM's plus $\phi_{ji} = (S_{ji} + \alpha)/(\sum_{i'} S_{ji'} + \alpha d)$,
 #   where $S$ is the means' support; the objective never decreases, and $\lambda = 0$ is
 #   MAP-EM exactly.
-# - Fitted inside the hybrid mixture and chosen by a protocol fixed in advance, it reaches
-#   the graph models' numbers on u1 with nothing but mixtures fitted by EM.
+# - Inside the hybrid mixture, with every setting chosen on validation splits of training
+#   data and the test folds read once, it is the best model of this project on MovieLens
+#   100K (numbers above); the graph and kernel models' best records on u1 remain ahead.

@@ -41,7 +41,7 @@ def check_magnitude(values: np.ndarray, name: str, n_entries: int | None = None)
     """
     if values.size == 0:
         return
-    largest = float(np.max(np.abs(values)))
+    largest = max(float(np.max(values)), -float(np.min(values)))  # no copy of |values|
     limit = largest_safe_magnitude(values.size if n_entries is None else n_entries)
     if largest > limit:
         raise ValueError(

@@ -318,7 +318,13 @@ class ResidualMixture(RatingModel):
         """``_fit_one`` without the count: (post, mixture, converged), safe to run in threads."""
         start = init_observed if self.use_biases else init_observed_rows
         mixture, post = start(data, self.K, seed, self.min_variance_)
-        outcome = map_em.run_full(
+        outcome = self._run_em(data, mixture, post)
+        post, _ = self._estep(data, outcome.mixture)  # the posterior of the returned mixture
+        return post, outcome.mixture, outcome.converged
+
+    def _run_em(self, data: RatingBlocks, mixture, post):
+        """One side's EM from (mixture, post): MAP-EM here; a subclass may change the model."""
+        return map_em.run_full(
             data,
             mixture,
             post,
@@ -326,8 +332,10 @@ class ResidualMixture(RatingModel):
             min_variance=self.min_variance_,
             max_iter=self.max_iter,
         )
-        post, _ = em.estep(data, outcome.mixture)  # the posterior of the returned mixture
-        return post, outcome.mixture, outcome.converged
+
+    def _estep(self, data, mixture) -> tuple[np.ndarray, float]:
+        """The E-step of ``_run_em``'s model: (post, log-likelihood)."""
+        return em.estep(data, mixture)
 
     def residual_predictions(self, rows, cols, side: str) -> np.ndarray:
         """sum_j post_uj mu_ji of one side's mixture, averaged over seeds: (m,) array."""
@@ -405,7 +413,7 @@ class ResidualMixture(RatingModel):
         row = sp.csr_matrix((residuals, cols, np.array([0, len(cols)])), shape=(1, d))
         data = prepare(row, allow_negative=True)
         corrections = [
-            em.estep(data, mixture)[0][0] @ mixture.mu for mixture in self.mixtures_["users"]
+            self._estep(data, mixture)[0][0] @ mixture.mu for mixture in self.mixtures_["users"]
         ]
         return np.mean(corrections, axis=0)
 

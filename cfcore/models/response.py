@@ -18,12 +18,10 @@ u1's training ratings only (``benchmarks/tune_response.py``), never on a test fo
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse as sp
 
-from ..engine import RatingBlocks, prepare
+from ..engine import RatingBlocks
 from . import response_em
 from .hybrid import HybridMixture
-from .starts import init_observed
 
 
 class ResponseMixture(HybridMixture):
@@ -56,9 +54,8 @@ class ResponseMixture(HybridMixture):
             response_weight, response_prior
         )
 
-    def _run_seed(self, data: RatingBlocks, seed: int):
-        mixture, post = init_observed(data, self.K, seed, self.min_variance_)
-        outcome = response_em.run_full(
+    def _run_em(self, data: RatingBlocks, mixture, post):
+        return response_em.run_full(
             data,
             mixture,
             post,
@@ -68,18 +65,8 @@ class ResponseMixture(HybridMixture):
             min_variance=self.min_variance_,
             max_iter=self.max_iter,
         )
-        post, _ = response_em.estep(data, outcome.mixture, self.response_weight)
-        return post, outcome.mixture, outcome.converged
 
-    def users_side_fold_in(self, cols: np.ndarray, residuals: np.ndarray) -> np.ndarray:
-        """sum_j post_j mu_ji averaged over the seeds' user mixtures: (d,), with post the
-        response-aware E-step of the new user's residual row (their ratings and which items
-        they rated); a training user's row gives their fitted posterior."""
-        d = self.shape_[1]
-        row = sp.csr_matrix((residuals, cols, np.array([0, len(cols)])), shape=(1, d))
-        data = prepare(row, allow_negative=True)
-        corrections = [
-            response_em.estep(data, mixture, self.response_weight)[0][0] @ mixture.mu
-            for mixture in self.mixtures_["users"]
-        ]
-        return np.mean(corrections, axis=0)
+    def _estep(self, data, mixture) -> tuple[np.ndarray, float]:
+        """The response-aware E-step: a user's ratings and which items they rated (so the
+        fold-in of a new user reads both too)."""
+        return response_em.estep(data, mixture, self.response_weight)

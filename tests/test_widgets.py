@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 from synthetic import titled_ratings
@@ -10,6 +12,7 @@ from cfcore import common, engine, fit
 from cfcore.apps import widgets
 from cfcore.apps.app import (
     APP_ENGINE,
+    CACHE_ENTRIES_KEPT,
     LiveSession,
     RecommenderApp,
     fitted_model,
@@ -403,6 +406,24 @@ def test_the_fitted_model_is_cached_by_data_settings_and_code(ratings_data, tmp_
     )  # written atomically: no temporary file is left
     with pytest.raises(ValueError, match=r"already fitted .* pass the unfitted model"):
         fitted_model(ratings_data, first.model, tmp_path)
+
+
+def test_the_cache_keeps_the_most_recently_used_entries_of_a_model(ratings_data, tmp_path):
+    stale = [tmp_path / f"hybrid-mixture-{key}.pickle" for key in "abcde"]
+    for age, path in enumerate(reversed(stale)):  # stale[0] the newest, stale[4] the oldest
+        path.write_bytes(b"an entry of older code")
+        os.utime(path, (1_000_000 + age, 1_000_000 + age))
+    other = tmp_path / "biases-f.pickle"  # another model's entry is left alone
+    other.write_bytes(b"")
+    os.utime(other, (1, 1))
+    fresh = fitted_model(ratings_data, small_hybrid(), tmp_path)
+    kept = sorted(tmp_path.glob("hybrid-mixture-*.pickle"))
+    assert len(kept) == CACHE_ENTRIES_KEPT and fresh.path in kept
+    assert set(kept) == {fresh.path, *stale[: CACHE_ENTRIES_KEPT - 1]}
+    assert other.exists()
+    os.utime(fresh.path, (2, 2))  # now the oldest entry; reading it makes it the newest
+    assert fitted_model(ratings_data, small_hybrid(), tmp_path).from_cache
+    assert fresh.path.stat().st_mtime > stale[0].stat().st_mtime
 
 
 def test_a_cache_entry_that_cannot_be_read_is_fitted_again(ratings_data, tmp_path):

@@ -12,7 +12,9 @@ fitted model in a pickle under the user's cache folder (``model_cache_dir``: ``$
 else the platform's user cache, e.g. ``~/.cache/cfcore/models``), named by a key of the data's
 checksum, the model's settings and the package's code, so that changing any of them fits
 anew; the file is written atomically (a temporary file, then a rename), so a kernel never
-reads half a pickle. ``python -m cfcore.apps.app`` fits it ahead of the first visitor, as
+reads half a pickle; each new entry prunes the model's entries to the
+``CACHE_ENTRIES_KEPT`` most recently used. ``python -m cfcore.apps.app`` fits it ahead of
+the first visitor, as
 ``make app`` does. The cache holds pickles this package wrote into the user's own folder;
 like any pickle, it must not come from anyone else.
 """
@@ -52,6 +54,9 @@ CACHE_ENV = "CFCORE_CACHE"
 #: compiled kernel does not speed up, while loading it (numba) costs every visitor's kernel
 #: about 120 MB and half a second
 APP_ENGINE = "numpy"
+#: fitted models kept per model name: the most recently used ones (entries for older code,
+#: settings or data are otherwise never read again)
+CACHE_ENTRIES_KEPT = 4
 #: the subpackages whose code decides what a fitted model holds (a change refits it)
 _MODEL_CODE = ("models", "data", "engine")
 #: the app's page style: readable width, the readouts monospace whatever the template
@@ -165,7 +170,9 @@ def fitted_model(data: RatingsData, model=APP_MODEL, cache_dir=None) -> CachedMo
     path = folder / f"{model.name}-{cache_key(data, model)}.pickle"
     if path.is_file():
         try:
-            return CachedModel(pickle.loads(path.read_bytes()), path, True)
+            cached = CachedModel(pickle.loads(path.read_bytes()), path, True)
+            os.utime(path)  # used now: the last entry pruning would remove
+            return cached
         except Exception as err:  # a pickle can fail in many ways; every one means refit
             warnings.warn(
                 f"the cached model {path} could not be read ({err}); fitting it again",
@@ -174,7 +181,20 @@ def fitted_model(data: RatingsData, model=APP_MODEL, cache_dir=None) -> CachedMo
             )
     model.fit(data)
     write_atomically(path, pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL))
+    prune_cache(folder, model.name)
     return CachedModel(model, path, False)
+
+
+def prune_cache(folder: Path, name: str, keep: int = CACHE_ENTRIES_KEPT) -> list[Path]:
+    """Remove all but the ``keep`` most recently used entries of model ``name`` in folder
+    (by modification time, which reading an entry renews); returns the removed paths."""
+    entries = sorted(
+        folder.glob(f"{name}-*.pickle"), key=lambda entry: entry.stat().st_mtime, reverse=True
+    )
+    removed = entries[keep:]
+    for entry in removed:
+        entry.unlink(missing_ok=True)
+    return removed
 
 
 # ----------------------------------------------------------------------------------------

@@ -163,13 +163,13 @@ def test_evaluate_passes_on_bad_lines_and_prints_the_report(folds_of, capsys):
 
 
 def test_evaluate_refuses_a_model_that_would_not_fit_in_memory(folds_of, monkeypatch, capsys):
-    from cfcore import cli
+    from cfcore.cli import evaluate as cli_evaluate
     from cfcore.models import surprise_available
 
     if not surprise_available():
         pytest.skip("scikit-surprise is not installed")
     folds_of(_fold(n_users=2000))
-    monkeypatch.setattr(cli, "available_memory", lambda: 20_000_000)
+    monkeypatch.setattr(cli_evaluate, "available_memory", lambda: 20_000_000)
     code = main(["evaluate", "--dataset", "x", "--models", "global-mean,surprise-knnbaseline"])
     captured = capsys.readouterr()
     assert code == 1 and "global-mean" in captured.out

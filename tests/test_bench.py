@@ -147,6 +147,9 @@ def test_quick_benchmark_runs_every_section_end_to_end(tmp_path, monkeypatch):
     assert (tmp_path / "scaling_em_sparse_quick.png").stat().st_size > 0
     assert not (tmp_path / "scaling_em_sparse.png").exists()
 
+    cluster = results["dask"]  # EM on a 2-worker LocalCluster from Parquet, beside one process
+    assert cluster["same"] and cluster["trace_difference"] < 1e-10
+    assert len(cluster["dask"]["worker_peak_rss"]) == 2
     report = bench.format_report(results)
     for heading in (
         "EM with missing data",
@@ -155,6 +158,7 @@ def test_quick_benchmark_runs_every_section_end_to_end(tmp_path, monkeypatch):
         "the floor",
         "Residual mixture per fold",
         "Scaling",
+        "EM on a Dask cluster from Parquet",
     ):
         assert heading in report
     json.dumps(results)  # what --json prints

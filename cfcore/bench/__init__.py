@@ -14,7 +14,10 @@ Four sections:
   measured in the same process); then the residual mixture per fold on MovieLens 100K u1
   and on a long-tailed matrix, today's path beside the new one (``cfcore.bench.residual``);
 - ``scaling``: seconds per iteration against the number of ratings and against K, drawn
-  into figures/scaling_em_sparse.png.
+  into figures/scaling_em_sparse.png;
+- ``dask``: the Netflix-Prize-size matrix written to Parquet, then EM on a 2-worker Dask
+  LocalCluster beside EM in one process, alternating, with their log-likelihood traces
+  compared (``cfcore.bench.cluster``; needs the ``dask`` extra).
 
 Timings are wall-clock seconds, the best of a few repeats; they depend on what else the
 machine runs, so the ratios of timings taken side by side are the figures to compare.
@@ -28,7 +31,7 @@ from .report import RESIDUAL, format_report, targets
 from .residual import LONG_TAIL, residual_benchmarks
 from .sections import complete_data_em, course_em, course_matrix
 
-SECTIONS = ("course", "complete", "scale", "scaling")
+SECTIONS = ("course", "complete", "scale", "scaling", "dask")
 
 #: the sizes measured: full, and --quick (small, to check the benchmark runs end to end)
 FULL = {
@@ -49,6 +52,7 @@ FULL = {
         "K": 12,
         "ratings_for_K": 10_000_000,
     },
+    "dask": {"users": scale.NETFLIX_PRIZE[0], "K": 12, "iterations": 5, "rounds": 2},
 }
 QUICK = {
     "course": {"K": 4, "seeds": range(2), "repeat": 1, "users": 100},
@@ -71,6 +75,7 @@ QUICK = {
         "K": 4,
         "ratings_for_K": 30_000,
     },
+    "dask": {"users": 2_000, "K": 3, "iterations": 2, "rounds": 1, "users_per_partition": 500},
 }
 
 
@@ -152,6 +157,12 @@ def _run_scaling(options, results, make_matrix, progress):
     return law
 
 
+def _run_dask(options, results, make_matrix, progress):
+    from .cluster import measure  # it imports dask.distributed: ImportError without the extra
+
+    return measure(**options)
+
+
 def _default_engine() -> str:
     """The engine a fit uses by default here (the scaling section measures that one)."""
     return "fused" if numba_available() else "numpy"
@@ -162,6 +173,7 @@ _SECTION_RUNNERS = {
     "complete": _run_complete,
     "scale": _run_scale,
     "scaling": _run_scaling,
+    "dask": _run_dask,
 }
 
 

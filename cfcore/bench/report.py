@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from .cluster import SAME
+from .cluster import report as cluster_report
+
 #: the key of the scale section's residual-mixture comparison (beside the sizes)
 RESIDUAL = "residual mixture per fold"
 
@@ -103,6 +106,15 @@ def targets(results: dict) -> list[dict]:
                 "|.| <= 1e-10",
                 abs(fused["rmse"] - result["ways"]["today"]["rmse"]) <= 1e-10,
             )
+    cluster = results.get("dask", {})
+    if "trace_difference" in cluster:
+        check(
+            "Dask from Parquet, 2 workers: log-likelihood trace against one process "
+            "(largest relative difference)",
+            cluster["trace_difference"],
+            f"<= {SAME:g}",
+            cluster["same"],
+        )
     return checks
 
 
@@ -245,10 +257,22 @@ def format_report(results: dict) -> str:
                 f"  time ~ ratings^{law['exponent_ratings']:.2f}, time ~ "
                 f"K^{law['exponent_K']:.2f}; figure: {law['figure']}"
             )
+    cluster = results.get("dask")
+    if cluster is not None:
+        lines += ["", "EM on a Dask cluster from Parquet, beside one process (alternating)"]
+        if "error" in cluster:
+            lines.append(f"  not run: {cluster['error']}")
+        else:
+            lines += [
+                "  " + line.strip() if i == 0 else line
+                for i, line in enumerate(cluster_report(cluster).splitlines())
+            ]
     if results.get("targets"):
         lines += ["", "Targets"]
         for t in results["targets"]:
-            value = t["value"] if isinstance(t["value"], bool) else f"{t['value']:.3f}"
+            value = t["value"]
+            if not isinstance(value, bool):  # a tiny difference in its own digits, not 0.000
+                value = f"{value:.1e}" if 0 < abs(value) < 1e-3 else f"{value:.3f}"
             lines.append(
                 f"  {'met ' if t['met'] else 'MISS'} {t['target']}: {value} (goal {t['goal']})"
             )

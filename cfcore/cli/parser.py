@@ -114,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--only",
         action="append",
-        choices=["course", "complete", "scale", "scaling"],
+        choices=["course", "complete", "scale", "scaling", "dask"],
         help="run this section only (repeat for several)",
     )
     bench.add_argument(

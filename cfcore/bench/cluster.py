@@ -21,7 +21,6 @@ before and after; ``report`` says it as text. Needs the ``dask`` extra.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import resource
 import shutil
@@ -31,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .processes import in_fresh_process
 from .scale import NETFLIX_PRIZE, PLANTED_CLUSTERS
 
 #: the tolerance between the Dask and the one-process log-likelihood traces
@@ -46,32 +46,6 @@ def _rss() -> int:
     import psutil  # a dependency of dask.distributed
 
     return psutil.Process().memory_info().rss
-
-
-def _in_child(function, *args):
-    """function(*args) in a fresh (spawned) process; its result, or its error raised here."""
-    context = multiprocessing.get_context("spawn")
-    receiver, sender = context.Pipe(duplex=False)
-    process = context.Process(target=_child, args=(sender, function, args))
-    process.start()
-    sender.close()
-    try:
-        outcome = receiver.recv()
-    except EOFError:
-        outcome = {"error": "the benchmark process died (out of memory?)"}
-    process.join()
-    if "error" in outcome:
-        raise RuntimeError(outcome["error"])
-    return outcome
-
-
-def _child(connection, function, args) -> None:
-    try:
-        connection.send(function(*args))
-    except BaseException as error:  # the parent reports it
-        connection.send({"error": f"{type(error).__name__}: {error}"})
-    finally:
-        connection.close()
 
 
 def write(path: str, users: int, items: int, density: float, users_per_partition: int) -> dict:
@@ -210,7 +184,9 @@ def measure(
     path = str(Path(folder) / "ratings")
     figures = {"uptime_before": _uptime(), "K": K, "iterations": iterations, "rounds": rounds}
     try:
-        figures["written"] = _in_child(write, path, users, n_items, density, users_per_partition)
+        figures["written"] = in_fresh_process(
+            write, path, users, n_items, density, users_per_partition
+        )
         cluster = LocalCluster(
             n_workers=workers,
             threads_per_worker=1,
@@ -225,7 +201,7 @@ def measure(
             load_seconds = time.perf_counter() - start
             singles, dasks = [], []
             for _ in range(rounds):
-                singles.append(_in_child(one_process, path, K, iterations))
+                singles.append(in_fresh_process(one_process, path, K, iterations))
                 dasks.append(dask_fit(ratings, K, iterations))
             peaks, held = client.run(_peak_rss), client.run(_rss)
             ratings.release()

@@ -10,13 +10,13 @@ number of ratings and against K.
 from __future__ import annotations
 
 import gc
-import multiprocessing
 import time
 
 import numpy as np
 
 from .. import common, em
 from ..engine import ProgressBar, prepare, using, with_data
+from .processes import in_fresh_process
 
 #: (users, items, ratings) of the two public data sets whose size the benchmark reproduces
 MOVIELENS_25M = (162_541, 59_047, 25_000_095)
@@ -195,27 +195,23 @@ def _measure(X, options: dict) -> dict:
     return result
 
 
-def _child(connection, make_matrix, arguments: tuple, runs: list[dict]) -> None:
-    try:
-        start = time.perf_counter()
-        X = make_matrix(*arguments)
-        made = {
-            "matrix_arguments": list(arguments),
-            "make_seconds": time.perf_counter() - start,
-            "make_peak_bytes": _peak_memory(),
-        }
-        bandwidth = streaming_bandwidth()  # in this process, beside the fits it is the floor of
-        results = []
-        for options in runs:
-            dtype = np.dtype(options.get("dtype", np.float64))
-            if X.dtype != dtype:  # hold the matrix in the run's dtype only, as a user would
-                X = with_data(X, X.data.astype(dtype))
-            results.append(with_floor({**made, **_measure(X, options)}, X, bandwidth))
-        connection.send(results)
-    except BaseException as error:  # the parent reports it
-        connection.send({"error": f"{type(error).__name__}: {error}"})
-    finally:
-        connection.close()
+def _fit_runs(make_matrix, arguments: tuple, runs: list[dict]) -> list[dict]:
+    """In the child: build the matrix, then every run on it (``in_child``)."""
+    start = time.perf_counter()
+    X = make_matrix(*arguments)
+    made = {
+        "matrix_arguments": list(arguments),
+        "make_seconds": time.perf_counter() - start,
+        "make_peak_bytes": _peak_memory(),
+    }
+    bandwidth = streaming_bandwidth()  # in this process, beside the fits it is the floor of
+    results = []
+    for options in runs:
+        dtype = np.dtype(options.get("dtype", np.float64))
+        if X.dtype != dtype:  # hold the matrix in the run's dtype only, as a user would
+            X = with_data(X, X.data.astype(dtype))
+        results.append(with_floor({**made, **_measure(X, options)}, X, bandwidth))
+    return results
 
 
 def in_child(make_matrix, arguments: tuple, runs: list[dict]) -> list[dict]:
@@ -227,19 +223,7 @@ def in_child(make_matrix, arguments: tuple, runs: list[dict]) -> list[dict]:
     (``peak_rss_bytes``, the matrix included), the memory of X and the time to build it.
     Raises RuntimeError with the child's message if building or fitting failed.
     """
-    context = multiprocessing.get_context("spawn")
-    receiver, sender = context.Pipe(duplex=False)
-    process = context.Process(target=_child, args=(sender, make_matrix, arguments, runs))
-    process.start()
-    sender.close()
-    try:
-        outcome = receiver.recv()
-    except EOFError:
-        outcome = {"error": "the benchmark process died (out of memory?)"}
-    process.join()
-    if isinstance(outcome, dict):
-        raise RuntimeError(outcome["error"])
-    return outcome
+    return in_fresh_process(_fit_runs, make_matrix, arguments, runs)
 
 
 def planted_ratings(

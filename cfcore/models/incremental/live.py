@@ -1,5 +1,6 @@
 """``LiveModel``: a fitted mixture that learns from every new rating by incremental EM (the
-package docstring), its checks, and how it is built from a fitted model."""
+package docstring); what callers pass it is checked in ``inputs``, and it is built from a
+fitted model by ``build``."""
 
 from __future__ import annotations
 
@@ -10,20 +11,25 @@ from contextlib import contextmanager
 import numpy as np
 import scipy.sparse as sp
 
-from ..._validation import is_sparse
-from ...common import MIN_VARIANCE, GaussianMixture
-from ...engine import stored_rows, transpose
-from ..base import training_ratings
+from ...common import GaussianMixture
+from ...engine import transpose
 from ..hybrid import taste_at
-from ..mixtures import CourseMixture, ResidualMixture, scaled_variance
+from ..mixtures import CourseMixture, ResidualMixture
+from .build import SIDES, build_sides, seed_positions, training_matrix
+from .inputs import (
+    check_batch,
+    check_count,
+    check_features,
+    check_index,
+    check_indices,
+    check_ratings,
+)
 from .journal import Journal, Rows
 from .offsets import Offsets
 from .sides import Side
 
 #: the calls ``undo`` can take back, by default
 UNDO_DEPTH = 20
-#: the two sides a mixture can cluster
-SIDES = ("users", "items")
 
 
 # -- the live model --------------------------------------------------------------------------
@@ -68,16 +74,16 @@ class LiveModel:
             )
         if not hasattr(fitted, "shape_"):
             raise ValueError(f"fitted: {fitted.name} is not fitted; call fit(train) first")
-        X = _training_matrix(fitted, train)
+        X = training_matrix(fitted, train)
         self.model, self.scale = fitted, fitted.scale_
         self.n_users, self.n_items = X.shape
         self.learn_biases, self.fold_in_only = bool(learn_biases), bool(fold_in_only)
-        self.max_undo = _check_count(max_undo, "max_undo")
-        positions = _seed_positions(fitted, seeds)
+        self.max_undo = check_count(max_undo, "max_undo")
+        positions = seed_positions(fitted, seeds)
         self.seeds = tuple(fitted.seeds[k] for k in positions) if positions else ()
         self._offsets = Offsets.of(fitted, X.shape)
         self._by_user, self._by_item = Rows(X), Rows(transpose(X))
-        self._sides = _sides(fitted, positions, X, self._offsets.residual_matrix(X))
+        self._sides = build_sides(fitted, positions, X, self._offsets.residual_matrix(X))
         self._history: deque[Journal] = deque(maxlen=self.max_undo or None)
 
     # -- what the model predicts --------------------------------------------------------------
@@ -88,7 +94,7 @@ class LiveModel:
         m + b_u + c_i (+ f_i^T a_u) + the users side's sum_j q_uj mu_ji + the items side's
         sum_j q_ij mu_ju, each averaged over the seeds.
         """
-        user = self._check_index(user, self.n_users, "user", "add_user()")
+        user = check_index(user, self.n_users, "user", "add_user()")
         d = self.n_items
         predictions = self._offsets.predictions(user, d)
         if "users" in self._sides:
@@ -101,8 +107,8 @@ class LiveModel:
 
     def predict(self, rows, cols) -> np.ndarray:
         """Predicted ratings at the pairs (rows[t], cols[t]): (m,), clipped, finite."""
-        rows = self._check_indices(rows, self.n_users, "rows")
-        cols = self._check_indices(cols, self.n_items, "cols")
+        rows = check_indices(rows, self.n_users, "rows")
+        cols = check_indices(cols, self.n_items, "cols")
         if rows.shape != cols.shape:
             raise ValueError(f"rows and cols must be one length, got {rows.size} and {cols.size}")
         o = self._offsets
@@ -118,7 +124,7 @@ class LiveModel:
 
     def posterior(self, user) -> np.ndarray:
         """user's posterior over the users side's mixture (the first live seed's): (K,)."""
-        user = self._check_index(user, self.n_users, "user", "add_user()")
+        user = check_index(user, self.n_users, "user", "add_user()")
         if "users" not in self._sides:
             raise ValueError("posterior: this model clusters items only (sides=('items',))")
         return self._sides["users"].post[user, 0].copy()
@@ -166,7 +172,7 @@ class LiveModel:
     def add_item(self, features=None) -> int:
         """A new item (column) nobody rated; returns its column index. Its offset is its
         prior mean: 0, or for the hybrid f^T w, so features, (p,), are then required."""
-        features = self._check_features(features)
+        features = check_features(features, self._offsets.features)
         with self._recording() as journal:
             return self._add_item(features, journal)
 
@@ -182,8 +188,8 @@ class LiveModel:
         mixtures, their term of the sums replaced and the M-step; on the items side the
         same for every rated item, with one M-step. fold_in_only: user's own state only.
         """
-        user = self._check_index(user, self.n_users, "user", "add_user()")
-        cols, values = self._check_ratings(ratings)
+        user = check_index(user, self.n_users, "user", "add_user()")
+        cols, values = check_ratings(ratings, self.n_items, self.scale)
         with self._recording() as journal:
             self._learn(user, cols, values, journal)
 
@@ -195,7 +201,7 @@ class LiveModel:
         each user's ratings are one ``update``, users in increasing order. One ``undo``
         takes the whole batch back.
         """
-        rows, cols, values = self._check_batch(ratings)
+        rows, cols, values = check_batch(ratings, self.n_users, self.n_items, self.scale)
         with self._recording() as journal:
             while self.n_users <= (rows.max() if rows.size else -1):
                 self._add_user(journal)
@@ -390,95 +396,6 @@ class LiveModel:
             raise FloatingPointError(f"{self.model.name}: a non-finite live prediction")
         return np.clip(predictions, *self.scale)
 
-    @staticmethod
-    def _check_index(index, size: int, name: str, how: str) -> int:
-        if isinstance(index, bool) or not isinstance(index, int | np.integer):
-            raise TypeError(f"{name} must be an integer index, got {index!r}")
-        if not 0 <= index < size:
-            raise ValueError(f"{name} must be in [0, {size}), got {index}; {how} makes a new one")
-        return int(index)
-
-    @staticmethod
-    def _check_indices(indices, size: int, name: str) -> np.ndarray:
-        indices = np.asarray(indices)
-        if indices.size and not np.issubdtype(indices.dtype, np.integer):
-            raise TypeError(f"{name} must be integer indices, got dtype {indices.dtype}")
-        indices = indices.astype(np.intp).ravel()
-        if indices.size and (indices.min() < 0 or indices.max() >= size):
-            raise ValueError(
-                f"{name} must lie in [0, {size}), got [{indices.min()}, {indices.max()}]"
-            )
-        return indices
-
-    def _check_values(self, values: np.ndarray, cols: np.ndarray, name: str) -> np.ndarray:
-        try:
-            values = np.asarray(values, dtype=np.float64)
-        except (TypeError, ValueError) as err:
-            raise TypeError(f"{name} must be numbers (ratings), got {values!r}") from err
-        low, high = self.scale
-        outside = ~np.isfinite(values) | (values < low) | (values > high)
-        if outside.any():
-            k = int(np.flatnonzero(outside)[0])
-            raise ValueError(
-                f"{name} must be finite ratings within the model's scale {low:g}-{high:g}, got "
-                f"{values[k]:g} for column {cols[k]}"
-            )
-        return values
-
-    def _check_ratings(self, ratings) -> tuple[np.ndarray, np.ndarray]:
-        if not isinstance(ratings, Mapping):
-            kind = type(ratings).__name__
-            raise TypeError(f"ratings must be a mapping {{col: value}}, got a {kind}")
-        if not ratings:
-            raise ValueError("ratings is empty: give at least one {col: value}")
-        cols = np.array(
-            [self._check_index(col, self.n_items, "col", "add_item()") for col in ratings],
-            dtype=np.intp,
-        )
-        values = self._check_values(list(ratings.values()), cols, "value")
-        order = np.argsort(cols)
-        return cols[order], values[order]
-
-    def _check_batch(self, ratings) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        if is_sparse(ratings):
-            matrix = sp.csr_matrix(ratings)
-            if matrix.shape[1] != self.n_items or matrix.shape[0] < self.n_users:
-                raise ValueError(
-                    f"ratings: a matrix must have the model's {self.n_items} columns and at "
-                    f"least its {self.n_users} rows, got shape {matrix.shape}"
-                )
-            matrix.sum_duplicates()
-            rows, cols, values = stored_rows(matrix), matrix.indices, matrix.data
-        else:
-            try:
-                rows, cols, values = ratings
-            except (TypeError, ValueError) as err:
-                raise TypeError(
-                    "ratings must be (rows, cols, values) arrays or a CSR matrix"
-                ) from err
-        if not np.shape(rows) == np.shape(cols) == np.shape(values) or np.ndim(rows) != 1:
-            raise ValueError("ratings: rows, cols and values must be 1-D arrays of one length")
-        rows = self._check_indices(rows, self.n_users + len(rows), "rows")
-        cols = self._check_indices(cols, self.n_items, "cols")
-        values = self._check_values(values, cols, "values")
-        pairs = rows.astype(np.int64) * self.n_items + cols
-        if np.unique(pairs).size != pairs.size:
-            raise ValueError("ratings names a (row, col) pair twice; give one rating per pair")
-        return rows, cols, values
-
-    def _check_features(self, features):
-        if self._offsets.features is None:
-            if features is not None:
-                raise ValueError("features: only a HybridMixture's items have content features")
-            return None
-        p = self._offsets.features.shape[1]
-        if features is None:
-            raise ValueError(f"features: a HybridMixture's new item needs its {p} content features")
-        features = np.asarray(features, dtype=np.float64)
-        if features.shape != (p,) or not np.isfinite(features).all():
-            raise ValueError(f"features must be {p} finite numbers, got shape {features.shape}")
-        return features
-
     def __repr__(self) -> str:
         sides = ", ".join(self._sides)
         return (
@@ -494,77 +411,3 @@ def _moved_coordinates(old, new, cols):
     kept = ~np.isin(old_cols, cols)
     others = old_cols[kept]
     return others, old_residuals[kept], new_residuals[np.searchsorted(new_cols, others)]
-
-
-def _training_matrix(fitted, train) -> sp.csr_matrix:
-    """fitted's training ratings as a canonical float64 CSR matrix of its shape (a copy)."""
-    if train is None:
-        train = getattr(fitted, "train_", None)
-        if train is None:
-            raise ValueError(
-                f"train: {fitted.name} kept no training ratings (train_); pass the ratings it "
-                "was fitted on, LiveModel(model, train)"
-            )
-    X, _ = training_ratings(train, "train")
-    if X.shape != tuple(fitted.shape_):
-        raise ValueError(
-            f"train has shape {X.shape}, but {fitted.name} was fitted on {tuple(fitted.shape_)}"
-        )
-    X = sp.csr_matrix(X, dtype=np.float64, copy=True)
-    X.sum_duplicates()
-    X.sort_indices()
-    return X
-
-
-def _check_count(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 0:
-        raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
-    return int(value)
-
-
-def _seed_positions(fitted, seeds) -> list[int]:
-    """Positions in fitted.seeds of the seeds kept live (all by default); [] for the course
-    model, which keeps one mixture (the best of its seeds)."""
-    if isinstance(fitted, CourseMixture):
-        if seeds is not None:
-            raise ValueError(
-                "seeds: a CourseMixture keeps one mixture, the best of its seeds; leave seeds=None"
-            )
-        return []
-    if seeds is None:
-        return list(range(len(fitted.seeds)))
-    chosen = [int(seed) for seed in seeds]
-    unknown = sorted(set(chosen) - set(fitted.seeds))
-    if not chosen or unknown or len(set(chosen)) != len(chosen):
-        raise ValueError(
-            f"seeds must be distinct seeds the model was fitted with, {list(fitted.seeds)}; "
-            f"got {chosen}"
-        )
-    return [fitted.seeds.index(seed) for seed in chosen]
-
-
-def _sides(fitted, positions, X, residuals) -> dict[str, Side]:
-    """The live sides of fitted, from its residual matrix (n, d) and its fits."""
-    if isinstance(fitted, CourseMixture):
-        side = Side(
-            residuals,
-            fitted.post_[:, None, :],
-            [fitted.mixture_],
-            prior_variance=None,
-            min_variance=scaled_variance(MIN_VARIANCE, fitted.scale_),
-            new_mean=float(X.data.mean()),
-        )
-        return {"users": side}
-    sides = {}
-    for name in SIDES:
-        if name not in fitted.sides:
-            continue
-        sides[name] = Side(
-            residuals if name == "users" else transpose(residuals),
-            np.stack([fitted.fits_[name][k][0] for k in positions], axis=1),
-            [fitted.mixtures_[name][k] for k in positions],
-            prior_variance=fitted.prior_variance_,
-            min_variance=fitted.min_variance_,
-            new_mean=0.0,
-        )
-    return sides

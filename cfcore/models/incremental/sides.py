@@ -9,7 +9,7 @@ from ... import em
 from ...common import GaussianMixture, normalise_log_weights
 from ...engine import prepare
 from .. import map_em
-from ..mixtures import new_coordinate_means
+from ..fold_in import new_coordinate_means
 from .journal import Journal, with_room
 
 # -- one side's mixtures and their sufficient statistics ------------------------------------

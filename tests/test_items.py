@@ -16,7 +16,7 @@ from cfcore.data import (
     load_ratings,
     train_test_split,
 )
-from cfcore.data.items import ML100K_GENRES
+from cfcore.data.item_formats import ML100K_GENRES
 
 FLAGS = {"Animation": 3, "Children's": 4, "Comedy": 5, "Drama": 8}
 

@@ -17,14 +17,8 @@ import scipy.sparse as sp
 from synthetic import titled_ratings
 
 from cfcore.apps.catalogue import ItemCatalogue
-from cfcore.apps.recommender import (
-    LONG_TAIL_SHARE,
-    Recommender,
-    auto_min_support,
-    fit_recommender,
-    fold_in_models,
-    movielens_recommender,
-)
+from cfcore.apps.recommender import Recommender, fit_recommender, movielens_recommender
+from cfcore.apps.recommender_options import LONG_TAIL_SHARE, auto_min_support, fold_in_models
 from cfcore.apps.widgets import (
     RateAndRecommend,
     UserExplorer,

@@ -39,10 +39,11 @@ import numpy as np
 from .. import engine
 from ..data import RatingsData
 from ..models import LiveModel, make_models
+from .rating_session import RatingChange, RatingSession
 from .recommend import UserFold
 from .recommender import Recommender
 from .render import MONOSPACE_CLASS, MONOSPACE_FONTS, Explorer
-from .user_explorers import RateAndRecommend, RatingChange, RatingSession
+from .user_explorers import RateAndRecommend
 
 #: the registered model the app recommends with (``cfcore.models.MODELS``)
 APP_MODEL = "hybrid-mixture"

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
@@ -42,7 +41,6 @@ from .catalogue import ItemCatalogue
 from .recommend import (
     RatingSpace,
     RawRatings,
-    Recommendation,
     UserFold,
     best_items,
     cluster_support,
@@ -52,73 +50,8 @@ from .recommend import (
     spread,
     user_row,
 )
-
-#: min_support="auto" leaves out the least-supported items holding this share of the support
-LONG_TAIL_SHARE = 0.05
-#: the widest title a table of recommendations shows (longer ones end in "…")
-TITLE_WIDTH = 48
-
-
-def auto_min_support(support, tail_share: float = LONG_TAIL_SHARE) -> float:
-    """The min_support that leaves out the long tail: the support of the least-supported item kept.
-
-    support: (d,) support of every item, >= 0. Sorted, s_(1) <= ... <= s_(d), the k least
-    supported items are left out, k the largest with s_(1) + ... + s_(k) <= tail_share *
-    sum s; the threshold is s_(k+1) (items tied with it are kept). So at most tail_share of
-    the support is left out, and nothing when every item's share exceeds it.
-    """
-    support = np.sort(np.asarray(support, dtype=np.float64))
-    if not 0 <= tail_share < 1:
-        raise ValueError(f"tail_share must be a share in [0, 1), got {tail_share!r}")
-    if support.size == 0 or support[-1] <= 0:
-        return 0.0
-    share = np.cumsum(support) / support.sum()
-    left_out = int(np.searchsorted(share, tail_share, side="right"))
-    return float(support[min(left_out, support.size - 1)])
-
-
-def _check_min_support(min_support) -> str | float:
-    if isinstance(min_support, str) and min_support == "auto":
-        return min_support
-    if (
-        isinstance(min_support, bool)
-        or not isinstance(min_support, (int, float, np.integer, np.floating))
-        or not np.isfinite(min_support)
-        or min_support < 0
-    ):
-        raise ValueError(
-            f"min_support must be a number >= 0 (training ratings behind a prediction) or "
-            f"'auto' (leave out the long tail of rarely rated items), got {min_support!r}"
-        )
-    return float(min_support)
-
-
-def fold_in_models() -> list[str]:
-    """The registered model names (``cfcore.models.MODELS``) whose models have ``fold_in``."""
-    return [name for name, factory in MODELS.items() if _folds_in(factory)]
-
-
-def _folds_in(factory) -> bool:
-    model_class = getattr(factory, "func", factory)  # a functools.partial of a class
-    return callable(getattr(model_class, "fold_in", None))
-
-
-@dataclass(frozen=True)
-class ClusterProfile:
-    """What cluster j likes.
-
-    weight: p_j; mean_rating: the mean of the ratings its members gave, each weighted by
-    post_uj (sum_u post_uj sum_{i in C_u} x_ui / sum_i s_ji); genres: (genre, score) for
-    every genre, most liked first, the score being how much more than everyone the members
-    like the genre, beyond their own generosity (``Recommender.cluster_profiles``);
-    titles: (title, mu_ji) of its best-rated items with support s_ji >= min_support.
-    """
-
-    cluster: int
-    weight: float
-    mean_rating: float
-    genres: list[tuple[str, float]]
-    titles: list[tuple[str, float]]
+from .recommender_options import _check_min_support, _folds_in, auto_min_support, fold_in_models
+from .recommender_output import ClusterProfile
 
 
 class Recommender:
@@ -472,32 +405,3 @@ def _default_movielens():
 def _fitted_mixture(train, label, K, seeds, min_support) -> Recommender:
     result = fit(train.matrix, K, seeds=seeds, init="random")
     return Recommender(result.mixture, train, min_support=min_support, name=f"{label}, K={K}")
-
-
-# ----------------------------------------------------------------------------------------
-# Recommendations as text and as records (the command line's output)
-
-
-def format_top_n(recommendations: list[Recommendation]) -> str:
-    """A table: rank, predicted rating, title, genres; one line per recommendation."""
-    width = max([len("title"), *(len(r.title) for r in recommendations)])
-    width = min(width, TITLE_WIDTH)
-    lines = [f"{'#':>3}  {'predicted':>9}  {'title':<{width}}  genres"]
-    for rank, rec in enumerate(recommendations, start=1):
-        title = rec.title if len(rec.title) <= width else rec.title[: width - 1] + "…"
-        genres = ", ".join(rec.genres) or "—"
-        lines.append(f"{rank:>3}  {rec.predicted:9.2f}  {title:<{width}}  {genres}")
-    return "\n".join(lines)
-
-
-def top_n_records(recommendations: list[Recommendation]) -> list[dict]:
-    """The recommendations as JSON-ready dicts: item (id), title, predicted, genres."""
-    return [
-        {
-            "item": rec.item_id,
-            "title": rec.title,
-            "predicted": round(rec.predicted, 4),
-            "genres": list(rec.genres),
-        }
-        for rec in recommendations
-    ]

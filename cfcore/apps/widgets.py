@@ -28,25 +28,27 @@ carries a CSS class (``cfcore-...``) by which a browser test finds it.
 from __future__ import annotations
 
 from .em_explorer import START_LABELS, EMData, EMExplorer, EMRun, em_figure, em_summary, run_em
+from .rating_session import (
+    RatingChange,
+    RatingSession,
+    rate,
+    rating_step,
+    rating_steps,
+    rating_text,
+    unrate,
+)
 from .render import bar, figure_png, format_posterior, format_profiles, format_recommendations, pre
 from .user_explorers import (
     RateAndRecommend,
-    RatingChange,
-    RatingSession,
     SessionView,
     UserExplorer,
     UserReport,
     format_ratings,
     format_user_posterior,
     format_user_report,
-    rate,
     rating_control,
-    rating_step,
-    rating_steps,
-    rating_text,
     search_options,
     session_view,
-    unrate,
     user_report,
     users_with_held_out,
 )

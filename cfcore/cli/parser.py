@@ -122,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench.set_defaults(handler=_bench)
 
-    from ..apps.recommender import LONG_TAIL_SHARE, fold_in_models
+    from ..apps.recommender_options import LONG_TAIL_SHARE, fold_in_models
 
     recommend = commands.add_parser(
         "recommend",

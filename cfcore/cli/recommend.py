@@ -16,7 +16,7 @@ RECOMMEND_MODEL = "hybrid-mixture"
 
 def _recommend_model(name: str) -> str:
     """--model, checked before anything is loaded: a registered model that has fold_in."""
-    from ..apps.recommender import fold_in_models
+    from ..apps.recommender_options import fold_in_models
     from ..models import MODELS
 
     capable = fold_in_models()
@@ -89,7 +89,8 @@ def _new_user(rates: dict[str, tuple[str, float]], items, scale: tuple[float, fl
 
 def _recommend(args: argparse.Namespace) -> int:
     from ..apps.catalogue import ItemCatalogue
-    from ..apps.recommender import fit_recommender, format_top_n, top_n_records
+    from ..apps.recommender import fit_recommender
+    from ..apps.recommender_output import format_top_n, top_n_records
 
     model = _recommend_model(args.model)
     if args.n < 1:

@@ -21,7 +21,8 @@ from .course import (
 )
 from .delimited import SEPARATORS
 from .files import load_ratings
-from .items import ITEM_FORMATS, ItemTable, attach_items, load_items
+from .item_formats import ITEM_FORMATS
+from .items import ItemTable, attach_items, load_items
 from .movielens import (
     CANONICAL_FOLDS,
     ML100K_SPLITS,
@@ -33,15 +34,8 @@ from .movielens import (
     movielens_100k_stream,
     movielens_citation,
 )
-from .parquet import (
-    BlockStream,
-    ParquetRatings,
-    planted_blocks,
-    read_metadata,
-    read_partition,
-    read_ratings,
-    write_parquet,
-)
+from .parquet import ParquetRatings, read_metadata, read_partition, read_ratings, write_parquet
+from .planted_stream import BlockStream, planted_blocks
 from .ratings import RatingsData
 from .registry import DATASET_RATINGS, DATASETS, PROTOCOLS, load_dataset, load_folds
 from .splits import Fold, cold_items, cold_users, holdout, k_fold, train_test_split

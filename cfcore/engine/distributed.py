@@ -23,6 +23,7 @@ dask-jobqueue or Kubernetes (docs/distributed.md).
 from __future__ import annotations
 
 import operator
+import time
 import weakref
 from functools import reduce
 from itertools import groupby
@@ -35,6 +36,8 @@ from .sparse import with_data
 
 #: how often a wait for results checks that the workers holding partitions are still there
 POLL_SECONDS = 2.0
+#: how long a failed call waits for the scheduler to notice a worker that left, at most
+LEFT_SECONDS = 10.0
 
 
 def _combine(plus, leaf, *values):
@@ -128,7 +131,11 @@ class DaskRatings:
 
     def broadcast(self, value):
         """A future of value, copied to every worker once (a mixture: K x d numbers)."""
-        return self.client.scatter([value], broadcast=True, hash=False)[0]
+        try:
+            return self.client.scatter([value], broadcast=True, hash=False)[0]
+        except Exception as error:  # a copy to a worker that just died: say that instead
+            self._raise_if_a_worker_left(error)
+            raise
 
     def map(self, function, *args) -> list:
         """function(partition, *args) on the worker of every partition: P futures, which
@@ -198,14 +205,32 @@ class DaskRatings:
         while True:
             try:
                 wait(futures, timeout=POLL_SECONDS)
-                return self.client.gather(futures)
             except TimeoutError:  # not done yet: go on waiting while every owner is there
                 self._check_workers()
+                continue
+            try:
+                return self.client.gather(futures)
+            except Exception as error:  # a task that failed as its worker died: say that instead
+                self._raise_if_a_worker_left(error)
+                raise
 
     def result(self, future):
         """future's value; an error instead of a wait without end if a worker holding
         partitions left the cluster (its partitions and posteriors went with it)."""
         return self.gather([future])[0]
+
+    def _raise_if_a_worker_left(self, error: Exception) -> None:
+        """After a failed call: the lost-worker error if a partition's worker left (the
+        scheduler may take a moment to notice it, so look for ``LEFT_SECONDS``)."""
+        deadline = time.monotonic() + LEFT_SECONDS
+        while True:
+            try:
+                self._check_workers()
+            except RuntimeError as lost:
+                raise lost from error
+            if time.monotonic() >= deadline:
+                return
+            time.sleep(0.1)
 
     def _check_workers(self) -> None:
         lost = sorted(set(self.owners) - set(self.client.nthreads()))

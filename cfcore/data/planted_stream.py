@@ -6,16 +6,20 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
 
-from .._validation import check_count, check_positive, check_scale, check_seed
 from .ratings import index_dtype
-from .synthetic import _RATINGS_PER_BLOCK, PlantedClusters, _planted_block, _planted_truth
+from .synthetic import (
+    _RATINGS_PER_BLOCK,
+    PlantedClusters,
+    _planted_block,
+    _planted_truth,
+    checked_planted_settings,
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -55,25 +59,11 @@ def planted_blocks(
     entry). Arguments as ``make_ratings`` (uniform propensities only).
     Returns (BlockStream, PlantedClusters).
     """
-    n_users, n_items = check_count(n_users, "n_users"), check_count(n_items, "n_items")
-    seed = check_seed(seed)
-    n_clusters = check_count(n_clusters, "n_clusters")
-    if not (isinstance(density, (int, float, np.number)) and 0 < density <= 1):
-        raise ValueError(f"density must be a fraction in (0, 1], got {density!r}")
-    low, high = scale = check_scale(scale)
-    step = check_positive(step, "step")
-    if low == high or not math.isclose(
-        round((high - low) / step) * step, high - low, rel_tol=1e-9, abs_tol=1e-12
-    ):
-        raise ValueError(f"scale={scale} must span a whole number of steps of size {step}")
-    noise = 0.2 * (high - low) if noise is None else float(noise)
-    if not (np.isfinite(noise) and noise >= 0):
-        raise ValueError(f"noise must be a finite standard deviation >= 0, got {noise!r}")
-    separation = (
-        0.25 * (high - low) if separation is None else check_positive(separation, "separation")
+    n_users, n_items, n_clusters, density, seed, scale, step, noise, separation = (
+        checked_planted_settings(
+            n_users, n_items, n_clusters, density, seed, scale, step, noise, separation, dtype
+        )
     )
-    if np.dtype(dtype) not in (np.float32, np.float64):
-        raise TypeError(f"dtype must be np.float64 or np.float32, got {dtype!r}")
 
     def block_rng(index: int) -> np.random.Generator:  # make_ratings' streams, block by block
         return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(index,)))

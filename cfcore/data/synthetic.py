@@ -240,6 +240,33 @@ def _planted_truth(rng, n_users, n_items, n_clusters, weights, scale, noise, sep
     return PlantedClusters(assignments, means, p, noise)
 
 
+def checked_planted_settings(
+    n_users, n_items, n_clusters, density, seed, scale, step, noise, separation, dtype
+) -> tuple:
+    """``make_ratings``' arguments checked, noise and separation defaulted from the scale:
+    (n_users, n_items, n_clusters, density, seed, scale, step, noise, separation)."""
+    n_users, n_items = check_count(n_users, "n_users"), check_count(n_items, "n_items")
+    seed = check_seed(seed)
+    n_clusters = check_count(n_clusters, "n_clusters")
+    if not (isinstance(density, (int, float, np.number)) and 0 < density <= 1):
+        raise ValueError(f"density must be a fraction in (0, 1], got {density!r}")
+    low, high = scale = check_scale(scale)
+    step = check_positive(step, "step")
+    if low == high or not math.isclose(
+        round((high - low) / step) * step, high - low, rel_tol=1e-9, abs_tol=1e-12
+    ):
+        raise ValueError(f"scale={scale} must span a whole number of steps of size {step}")
+    noise = 0.2 * (high - low) if noise is None else float(noise)
+    if not (np.isfinite(noise) and noise >= 0):
+        raise ValueError(f"noise must be a finite standard deviation >= 0, got {noise!r}")
+    separation = (
+        0.25 * (high - low) if separation is None else check_positive(separation, "separation")
+    )
+    if np.dtype(dtype) not in (np.float32, np.float64):
+        raise TypeError(f"dtype must be np.float64 or np.float32, got {dtype!r}")
+    return n_users, n_items, n_clusters, density, seed, scale, step, noise, separation
+
+
 def make_ratings(
     n_users: int,
     n_items: int,
@@ -282,25 +309,11 @@ def make_ratings(
     ~100M ratings. The same arguments and seed give the same matrix.
     Returns (RatingsData, PlantedClusters).
     """
-    n_users, n_items = check_count(n_users, "n_users"), check_count(n_items, "n_items")
-    seed = check_seed(seed)
-    n_clusters = check_count(n_clusters, "n_clusters")
-    if not (isinstance(density, (int, float, np.number)) and 0 < density <= 1):
-        raise ValueError(f"density must be a fraction in (0, 1], got {density!r}")
-    low, high = scale = check_scale(scale)
-    step = check_positive(step, "step")
-    if low == high or not math.isclose(
-        round((high - low) / step) * step, high - low, rel_tol=1e-9, abs_tol=1e-12
-    ):
-        raise ValueError(f"scale={scale} must span a whole number of steps of size {step}")
-    noise = 0.2 * (high - low) if noise is None else float(noise)
-    if not (np.isfinite(noise) and noise >= 0):
-        raise ValueError(f"noise must be a finite standard deviation >= 0, got {noise!r}")
-    separation = (
-        0.25 * (high - low) if separation is None else check_positive(separation, "separation")
+    n_users, n_items, n_clusters, density, seed, scale, step, noise, separation = (
+        checked_planted_settings(
+            n_users, n_items, n_clusters, density, seed, scale, step, noise, separation, dtype
+        )
     )
-    if np.dtype(dtype) not in (np.float32, np.float64):
-        raise TypeError(f"dtype must be np.float64 or np.float32, got {dtype!r}")
     item_popularity = _check_exponent(item_popularity, "item_popularity")
     user_activity = _check_exponent(user_activity, "user_activity")
 

@@ -109,7 +109,7 @@ def init(X, K: int, seed: int = 0) -> tuple[GaussianMixture, np.ndarray]:
     rows = np.random.RandomState(check_seed(seed)).choice(n, K, replace=False)
     mu = X[rows].toarray() if is_sparse(X) else X[rows].copy()
     mu = mu.astype(np.float64)
-    _warn_if_too_few_distinct_rows(X, mu)
+    warn_if_too_few_distinct_rows(X, mu)
     # sum_u ||x_u - mu_j||^2 = sum_u ||x_u||^2 - 2 mu_j . sum_u x_u + n ||mu_j||^2
     column_sums = np.asarray(X.sum(axis=0, dtype=np.float64)).ravel()
     total_sq = float(row_sq_norms(X).sum())
@@ -136,12 +136,16 @@ def _distinct_rows(X) -> int:
     return len(np.unique(X, axis=0))
 
 
-def _warn_if_too_few_distinct_rows(X, mu: np.ndarray) -> None:
+def warn_if_too_few_distinct_rows(X, mu: np.ndarray, stacklevel: int = 3) -> None:
     """Warn when K exceeds the number of distinct rows: some initial means then coincide,
     and components that start equal stay equal under EM and k-means. Counted only when two
-    chosen rows coincide, so the usual case costs a (K, d) comparison."""
+    chosen rows coincide (then the rows' lengths first: rows of different lengths differ),
+    so the usual case costs a (K, d) comparison. mu: (K, d), rows of X (any shift)."""
     K = mu.shape[0]
     if len(np.unique(mu, axis=0)) == K:
+        return
+    lengths = np.diff(X.indptr) if is_sparse(X) else np.count_nonzero(X, axis=1)
+    if np.unique(lengths).size >= K:
         return
     distinct = _distinct_rows(X)
     if distinct < K:
@@ -150,7 +154,7 @@ def _warn_if_too_few_distinct_rows(X, mu: np.ndarray) -> None:
             "the K initial means are the same row and those components stay identical; "
             f"use K <= {distinct}",
             UserWarning,
-            stacklevel=3,
+            stacklevel=stacklevel,
         )
 
 

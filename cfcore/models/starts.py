@@ -26,13 +26,17 @@ a sparse matrix or a RatingsData.
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
 from .. import em
 from .._validation import check_n_components, check_non_negative, check_seed, is_sparse
-from ..common import MIN_VARIANCE, GaussianMixture, init, squared_distances
+from ..common import (
+    MIN_VARIANCE,
+    GaussianMixture,
+    init,
+    squared_distances,
+    warn_if_too_few_distinct_rows,
+)
 from ..data import RatingsData
 from ..engine import RatingBlocks, observed, prepare, sum_over_blocks
 
@@ -78,7 +82,7 @@ def init_observed(
     K = check_n_components(K, n)
     users = np.random.RandomState(check_seed(seed)).choice(n, K, replace=False)  # as init's
     mu = _stored_rows(data.X, users) + data.shift
-    _warn_if_starts_coincide(data.X, mu)
+    warn_if_too_few_distinct_rows(data.X, mu, stacklevel=4)  # as common.init warns
     var = _observed_variance(data, mu, min_variance)
     return GaussianMixture(mu, var, np.full(K, 1.0 / K)), np.full((n, K), 1.0 / K)
 
@@ -87,30 +91,6 @@ def _stored_rows(X, rows: np.ndarray) -> np.ndarray:
     """The rows of X (dense, or CSR with its missing entries as 0) as a (len(rows), d)
     float64 array, exactly as ``common.init`` takes its means."""
     return (X[rows].toarray() if is_sparse(X) else X[rows].copy()).astype(np.float64)
-
-
-def _warn_if_starts_coincide(X, mu: np.ndarray) -> None:
-    """``common.init``'s warning when K exceeds the distinct rows of X, checked in O(K d)
-    unless two chosen rows coincide (then the rows' lengths, and only if needed the rows)."""
-    K = mu.shape[0]
-    if len({row.tobytes() for row in mu}) == K:
-        return
-    lengths = np.diff(X.indptr) if is_sparse(X) else np.count_nonzero(X, axis=1)
-    if np.unique(lengths).size >= K:  # rows of different lengths differ
-        return
-    if is_sparse(X):
-        rows = zip(X.indptr[:-1], X.indptr[1:], strict=True)
-        distinct = len({(X.indices[a:b].tobytes(), X.data[a:b].tobytes()) for a, b in rows})
-    else:
-        distinct = len(np.unique(X, axis=0))
-    if distinct < K:
-        warnings.warn(
-            f"K={K} but X has only {distinct} distinct row{'s' * (distinct != 1)}, so some of "
-            "the K initial means are the same row and those components stay identical; "
-            f"use K <= {distinct}",
-            UserWarning,
-            stacklevel=4,
-        )
 
 
 def init_observed_rows(

@@ -140,10 +140,10 @@ def warn_if_too_few_distinct_rows(X, mu: np.ndarray, stacklevel: int = 3) -> Non
     """Warn when K exceeds the number of distinct rows: some initial means then coincide,
     and components that start equal stay equal under EM and k-means. Counted only when two
     chosen rows coincide (then the rows' lengths first: rows of different lengths differ),
-    so the usual case costs a (K, d) comparison. mu: (K, d), rows of X (any shift)."""
+    so the usual case costs hashing K rows. mu: (K, d), rows of X (any shift)."""
     K = mu.shape[0]
-    if len(np.unique(mu, axis=0)) == K:
-        return
+    if len({row.tobytes() for row in np.asarray(mu, dtype=np.float64) + 0.0}) == K:
+        return  # (+ 0.0 turns -0.0 into 0.0, which np.unique would call equal)
     lengths = np.diff(X.indptr) if is_sparse(X) else np.count_nonzero(X, axis=1)
     if np.unique(lengths).size >= K:
         return

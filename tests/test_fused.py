@@ -249,41 +249,6 @@ def test_threads_of_independent_fits_return_in_order():
     assert engine.map_threads(str, [], threads=2) == []
 
 
-# --- several fits sharing passes -----------------------------------------------------------
-
-
-@pytest.mark.parametrize("per_pass", [2, fused.BATCH_MIXTURES])
-def test_fits_sharing_passes_get_what_they_get_alone(kernel, per_pass, monkeypatch):
-    monkeypatch.setattr(fused, "BATCH_MIXTURES", per_pass)  # 2: several passes a round
-    data = dense_ratings(11)
-    rows, cols, _ = data.triples()
-    alone = ResidualMixture(K=3, seeds=range(4), threads=1).fit(data)
-    shared = ResidualMixture(K=3, seeds=range(4)).fit(data)  # E-steps of the seeds batched
-    np.testing.assert_array_equal(shared.predict(rows, cols), alone.predict(rows, cols))
-    for side in alone.sides:
-        for (post, mu), (post_alone, mu_alone) in zip(
-            shared.fits_[side], alone.fits_[side], strict=True
-        ):
-            np.testing.assert_array_equal(post, post_alone)
-            np.testing.assert_array_equal(mu, mu_alone)
-
-
-def test_a_fit_that_fails_in_a_batch_fails_alone(kernel):
-    X = engine.prepare(random_csr(12))
-    mixture, post = a_mixture(X.X, 3)
-
-    def work(data, seed):
-        if seed == 1:
-            em.estep(data, mixture)  # one shared pass, then it stops
-            raise RuntimeError("seed 1 gave up")
-        return em.run(data, mixture, post)[2]
-
-    with pytest.raises(RuntimeError, match="seed 1 gave up"):
-        engine.fits_at_once(work, [(X, seed) for seed in range(3)])
-    lls = engine.fits_at_once(work, [(X, 0), (X, 2)])
-    assert lls[0] == lls[1] == pytest.approx(on_numpy(em.run, X, mixture, post)[2], rel=1e-10)
-
-
 # --- less overhead: the residual mixture's start ---------------------------------------------
 
 

@@ -59,11 +59,11 @@ def residual_per_fold(fold, *, K: int = 10, seeds=range(20), repeat: int = 1) ->
     side, with each one's test RMSE and its largest prediction difference from today's."""
     options = {"K": K, "seeds": seeds}
     paths = {name: way for name, way in PATHS.items() if way[0] != "fused" or numba_available()}
-    if "fused" in paths:  # compile (or load the compiled kernel) before any timing
+    if "fused" in paths:  # compile (or load) the kernel for this K before any timing
         start = time.perf_counter()
         with warnings.catch_warnings():  # two iterations do not converge, as meant
             warnings.simplefilter("ignore", ConvergenceWarning)
-            _fit_and_score(fold, "fused", 1, {"K": 2, "seeds": range(1), "max_iter": 2})
+            _fit_and_score(fold, "fused", 1, {"K": K, "seeds": range(1), "max_iter": 2})
         warm_up = time.perf_counter() - start
     else:
         warm_up = None

@@ -19,7 +19,7 @@ from .blocks import (
     sum_over_blocks,
 )
 from .distributed import DaskRatings, distribute
-from .fused import Batch, fits_at_once, numba_available, one_pass, using
+from .fused import numba_available, one_pass, using
 from .progress import ProgressBar
 from .sparse import (
     csr_rows,
@@ -31,7 +31,6 @@ from .sparse import (
 )
 
 __all__ = [
-    "Batch",
     "DTYPES",
     "DaskRatings",
     "ProgressBar",
@@ -39,7 +38,6 @@ __all__ = [
     "Ratings",
     "available_cores",
     "csr_rows",
-    "fits_at_once",
     "distribute",
     "fused",
     "map_threads",

@@ -9,14 +9,26 @@ course's (``cfcore.em``'s docstrings); tests/test_fused.py checks this kernel ag
 Users go through in chunks of ``CHUNK_USERS``: their distances first, then the
 exponentials of the whole chunk in one loop the compiler vectorises (``_exp``), then each
 user's posterior and sums, while the chunk's ratings are still in cache.
+
+Speed comes from three things: K is a compile-time constant (the length of the ``width``
+tuple, so each K gets machine code of its own, its loops over components unrolled), a
+user's running distances and posterior live in a stack array (``_stack_array``: LLVM then
+keeps them in registers, where a heap array might alias the means and every += would go to
+memory), and LLVM's SLP vectoriser packs the unrolled components into vector instructions
+(``compile_vectorised``; numba leaves it off by default). None of them changes the order
+of any sum: the results are the same bits as a plain loop's.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 
 import numba
 import numpy as np
+from llvmlite import ir
+from numba.core import cgutils, types
+from numba.extending import intrinsic
 
 #: responsibilities below the smallest normal float32 are set to 0, as normalise_log_weights does
 _TINY = float(np.finfo(np.float32).tiny)
@@ -32,6 +44,26 @@ _LOG2E = 1.4426950408889634
 _LN2_HI = 6.93147180369123816490e-01
 _LN2_LO = 1.90821492927058770002e-10
 _POWERS_OF_TWO = np.ldexp(1.0, np.arange(-127, 1))  # 2^k for k = -127..0
+
+
+@intrinsic
+def _stack_array(typingctx, width):
+    """A float64 array of len(width) elements on the stack frame (uninitialised), for a
+    function's own scratch: it must not outlive the function, nor be returned."""
+    size = len(width)
+    array_type = types.Array(types.float64, 1, "C")
+
+    def codegen(context, builder, signature, arguments):
+        data = cgutils.alloca_once(builder, ir.DoubleType(), size=size)
+        array = context.make_array(array_type)(context, builder)
+        item = context.get_constant(types.intp, 8)
+        context.populate_array(
+            array, data=data, shape=[context.get_constant(types.intp, size)],
+            strides=[item], itemsize=item, meminfo=None,
+        )  # fmt: skip
+        return array._getvalue()
+
+    return array_type(width), codegen
 
 
 @numba.njit(inline="always")
@@ -62,98 +94,128 @@ def _exp(x):
 
 @numba.njit(nogil=True, cache=True)
 def block_pass(
+    width,  # a tuple of K zeros: its length is the number of components, at compile time
     indptr,  # (b + 1,) row pointers of the block, from 0
     indices,  # (nnz,) item of every rating
     values,  # (nnz,) float32 or float64 ratings, as stored (minus the engine's shift)
-    means,  # (d, G K) float64 means in the stored frame, one item's G K means contiguous
-    log_prior,  # (G K,) log(p_j + 1e-16)
-    log_norm,  # (G K,) 0.5 log(2 pi var_j)
-    inv_two_var,  # (G K,) 1 / (2 var_j)
-    post,  # (b, G K) float64: written when estep, read otherwise
+    means,  # (d, K) float64 means in the stored frame, one item's K means contiguous
+    log_prior,  # (K,) log(p_j + 1e-16)
+    log_norm,  # (K,) 0.5 log(2 pi var_j)
+    inv_two_var,  # (K,) 1 / (2 var_j)
+    post,  # (b, K) float64: written when estep, read otherwise
     estep,  # compute post (else post is given)
-    sums,  # accumulate the M-step's sums into the four arrays below
-    rated,  # (d, 2 G K): += post_uj x_ui in the first G K columns (the weighted ratings),
-    #                     += post_uj [i in C_u] in the last G K (the support): one row an item
-    weighted_sq_norms,  # (G K,) += post_uj sum_{i in C_u} x_ui^2
-    weights,  # (G K,) += post_uj
-    log_likelihood,  # (G,) += the block's log-likelihood under each mixture
-    bad_user,  # (G,) the first user whose density underflowed under a mixture, else -1
+    sums,  # accumulate the M-step's sums into the three arrays below
+    rated,  # (d, 2 K): += post_uj x_ui in the first K columns (the weighted ratings),
+    #                   += post_uj [i in C_u] in the last K (the support): one row an item
+    weighted_sq_norms,  # (K,) += post_uj sum_{i in C_u} x_ui^2
+    weights,  # (K,) += post_uj
 ):
-    """One pass over a block's ratings for G mixtures of K components each (G fits of the
-    same data at once: the ratings are read once for all of them).
+    """One pass over a block's ratings: (the block's log-likelihood, the first user whose
+    density underflowed under every component, else -1).
 
     For user u with ratings C_u and component j, a_uj = log_prior_j - |C_u| log_norm_j -
     dist_uj / (2 var_j) with dist_uj = sum_{i in C_u} (x_ui - mu_ji)^2 (summed directly, so
-    never negative); within each mixture g (components gK..gK+K-1), post_uj =
-    exp(a_uj - max a_u.) / sum exp(a_u. - max a_u.), set to 0 below 1.2e-38, and
-    log_likelihood_g adds max a_u. + log sum exp(a_u. - max a_u.).
+    never negative); post_uj = exp(a_uj - max a_u.) / sum exp(a_u. - max a_u.), set to 0
+    below 1.2e-38, and the log-likelihood adds max a_u. + log sum exp(a_u. - max a_u.).
     """
+    K = len(width)
     n_users = indptr.size - 1
-    GK = means.shape[1]
-    G = log_likelihood.size
-    K = GK // G
-    a = np.empty(CHUNK_USERS * GK)  # the chunk's log joints, then their exponentials
-    top = np.empty((CHUNK_USERS, G))
-    q = np.empty(GK)
+    a = np.empty((CHUNK_USERS, K))  # the chunk's log joints, then their exponentials
+    top = np.empty(CHUNK_USERS)
+    distances = _stack_array(width)
+    q = _stack_array(width)
+    log_likelihood, bad_user = 0.0, -1
     for first in range(0, n_users, CHUNK_USERS):
         last = min(first + CHUNK_USERS, n_users)
         if estep:
-            for u in range(first, last):  # distances and log joints, less each mixture's max
-                row = a[(u - first) * GK : (u - first + 1) * GK]
-                row[:] = 0.0
+            for u in range(first, last):  # distances and log joints, less their max
+                for j in range(K):
+                    distances[j] = 0.0
                 for t in range(indptr[u], indptr[u + 1]):
                     x = np.float64(values[t])
-                    mu = means[indices[t]]
-                    for j in range(GK):
-                        diff = x - mu[j]
-                        row[j] += diff * diff
+                    item = indices[t]
+                    for j in range(K):
+                        diff = x - means[item, j]
+                        distances[j] += diff * diff
                 count = np.float64(indptr[u + 1] - indptr[u])
-                for j in range(GK):
-                    row[j] = log_prior[j] - count * log_norm[j] - row[j] * inv_two_var[j]
-                for g in range(G):
-                    largest = -np.inf
-                    for j in range(g * K, g * K + K):
-                        largest = max(largest, row[j])
-                    if not math.isfinite(largest):
-                        if bad_user[g] < 0:
-                            bad_user[g] = u
-                        largest = 0.0  # the mixture's numbers are discarded
-                    top[u - first, g] = largest
-                    for j in range(g * K, g * K + K):
-                        row[j] -= largest
-            for j in range((last - first) * GK):  # the chunk's exponentials, vectorised
-                a[j] = _exp(a[j])
+                r = u - first
+                for j in range(K):
+                    a[r, j] = log_prior[j] - count * log_norm[j] - distances[j] * inv_two_var[j]
+                largest = -np.inf
+                for j in range(K):
+                    largest = max(largest, a[r, j])
+                if not math.isfinite(largest):
+                    if bad_user < 0:
+                        bad_user = u
+                    largest = 0.0  # the block's numbers are discarded
+                top[r] = largest
+                for j in range(K):
+                    a[r, j] -= largest
+            for r in range(last - first):  # the chunk's exponentials, K at a time, vectorised
+                for j in range(K):
+                    a[r, j] = _exp(a[r, j])
         for u in range(first, last):
-            sq_norm = 0.0
             if estep:
-                row = a[(u - first) * GK : (u - first + 1) * GK]
-                for g in range(G):
-                    total = 0.0
-                    for j in range(g * K, g * K + K):
-                        total += row[j]
-                    if not total > 0.0:  # only where the density underflowed (bad_user)
-                        total = 1.0
-                    inverse = 1.0 / total
-                    for j in range(g * K, g * K + K):
-                        value = row[j] * inverse
-                        q[j] = value if value >= _TINY else 0.0
-                        post[u, j] = q[j]
-                    log_likelihood[g] += top[u - first, g] + math.log(total)
+                r = u - first
+                total = 0.0
+                for j in range(K):
+                    total += a[r, j]
+                if not total > 0.0:  # only where the density underflowed (bad_user)
+                    total = 1.0
+                inverse = 1.0 / total
+                for j in range(K):
+                    value = a[r, j] * inverse
+                    q[j] = value if value >= _TINY else 0.0
+                    post[u, j] = q[j]
+                log_likelihood += top[r] + math.log(total)
             else:
-                for j in range(GK):
+                for j in range(K):
                     q[j] = post[u, j]
             if sums:
+                sq_norm = 0.0
                 for t in range(indptr[u], indptr[u + 1]):
                     x = np.float64(values[t])
                     sq_norm += x * x
-                    row = rated[indices[t]]
-                    for j in range(GK):
-                        row[j] += q[j] * x
-                    for j in range(GK):
-                        row[GK + j] += q[j]
-                for j in range(GK):
+                    item = indices[t]
+                    for j in range(K):
+                        rated[item, j] += q[j] * x
+                    for j in range(K):
+                        rated[item, K + j] += q[j]
+                for j in range(K):
                     weighted_sq_norms[j] += q[j] * sq_norm
                     weights[j] += q[j]
+    return log_likelihood, bad_user
+
+
+_compiling = threading.Lock()
+_compiled: set = set()
+
+
+def compile_vectorised(kernel, arguments: tuple) -> None:
+    """Compile ``kernel`` for these arguments' types with LLVM's SLP vectoriser on, once.
+
+    numba compiles on a function's first call with new types, with SLP vectorisation off
+    (its default, ``NUMBA_SLP_VECTORIZE=0``); here the setting is turned on for this one
+    compilation, under a lock, and restored. The machine code lands in numba's cache.
+    """
+    key = (kernel,) + tuple(
+        (a.dtype.char, a.ndim, a.flags.c_contiguous, a.flags.writeable, a.flags.aligned)
+        if isinstance(a, np.ndarray) else
+        (type(a), len(a) if isinstance(a, tuple) else None)
+        for a in arguments
+    )  # fmt: skip
+    if key in _compiled:
+        return
+    with _compiling:
+        if key in _compiled:
+            return
+        previous = numba.config.SLP_VECTORIZE
+        numba.config.SLP_VECTORIZE = 1
+        try:
+            kernel.compile(tuple(numba.typeof(a) for a in arguments))
+        finally:
+            numba.config.SLP_VECTORIZE = previous
+        _compiled.add(key)
 
 
 @numba.njit(nogil=True, cache=True)

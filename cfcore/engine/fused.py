@@ -28,11 +28,6 @@ ratings once. Any other posterior (or data not so marked) gets its sums by a sec
 Threads: the kernel releases the GIL; the blocks of ``engine.prepare`` are worked on by
 ``data.threads`` threads (``sum_over_blocks``), each block accumulating its own sums.
 
-Several fits of the same data (the seeds of a model): ``fits_at_once`` runs each in a thread
-of its own, and their E-steps meet in a ``Batch``, which reads the ratings once for all
-their mixtures (the kernel takes G mixtures at once). On small data, where a pass costs
-less than the loop around it, that shares the cost of every rating among the fits.
-
 Beside the passes over the ratings, ``means_and_errors`` computes the M-step's means (the
 course's support rule, or MAP-EM's) and the sums its variances need in one pass over the
 (K, d) sums, where numpy takes a dozen: on sparse long-tailed data (d large, few ratings per
@@ -41,15 +36,15 @@ item) those cost as much as the E-step.
 
 from __future__ import annotations
 
+import importlib
 import os
-import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 
 from .._validation import is_sparse
-from .blocks import RatingBlocks, map_threads, sum_over_blocks
+from .blocks import RatingBlocks, sum_over_blocks
 
 #: the environment variable that chooses the engine: "numpy" (default), "auto" or "fused"
 ENGINE_VARIABLE = "CFCORE_ENGINE"
@@ -61,19 +56,17 @@ ENGINES = ("auto", "numpy", "fused")
 DEFAULT_ENGINE = "numpy"
 
 _override: str | None = None  # set by ``using``; wins over the environment variable
-_kernel = None  # the compiled kernel once loaded; False when numba is not importable
+_kernel = None  # the kernels module once loaded; False when numba is not importable
 
 
 def _load_kernel():
-    """``_kernels.block_pass``, or None when numba cannot be imported (checked once)."""
+    """The module ``_kernels``, or None when numba cannot be imported (checked once)."""
     global _kernel
     if _kernel is None:
         try:
-            from ._kernels import block_pass
+            _kernel = importlib.import_module("._kernels", __package__)
         except ImportError:
             _kernel = False
-        else:
-            _kernel = block_pass
     return _kernel or None
 
 
@@ -147,7 +140,6 @@ def one_pass(data: RatingBlocks) -> RatingBlocks:
 
     The same blocks (no copy); only the mark differs. For loops that pass each E-step's
     posterior, unmodified, to the next M-step (``common.iterate``), as em.run_full does.
-    A member of a ``Batch`` already keeps its sums and is returned as it is.
     """
     if isinstance(data.cache, _OnePass):
         return data
@@ -156,96 +148,70 @@ def one_pass(data: RatingBlocks) -> RatingBlocks:
 
 @dataclass(eq=False)
 class _Sums:
-    """The M-step sums (item-major) and log-likelihoods of G mixtures over some blocks."""
+    """The M-step sums (item-major) and the log-likelihood of a mixture over some blocks."""
 
-    log_likelihood: np.ndarray  # (G,)
-    bad_user: np.ndarray  # (G,) first user whose density underflowed, else -1
-    rated: np.ndarray | None = None  # (d, 2 G K): weighted ratings, then support, per item
-    weighted_sq_norms: np.ndarray | None = None  # (G K,)
+    log_likelihood: float
+    bad_user: int  # a user whose density underflowed, else -1
+    rated: np.ndarray | None = None  # (d, 2 K): weighted ratings, then support, per item
+    weighted_sq_norms: np.ndarray | None = None  # (K,)
     weights: np.ndarray | None = None
 
     def plus(self, other: _Sums) -> _Sums:
         self.log_likelihood += other.log_likelihood
-        later = (self.bad_user < 0) & (other.bad_user >= 0)
-        self.bad_user[later] = other.bad_user[later]
+        if self.bad_user < 0:
+            self.bad_user = other.bad_user
         if self.rated is not None:
             self.rated += other.rated
             self.weighted_sq_norms += other.weighted_sq_norms
             self.weights += other.weights
         return self
 
-    def statistics(self, g: int, K: int) -> tuple:
-        """Mixture g's (weighted_ratings, support, weighted_sq_norms, weights), as
-        em.Statistics holds them: (K, d), (K, d), (K,), (K,)."""
-        part, GK = slice(g * K, (g + 1) * K), self.weights.size
-        return (
-            self.rated[:, part].T,
-            self.rated[:, GK + g * K : GK + (g + 1) * K].T,
-            self.weighted_sq_norms[part],
-            self.weights[part],
-        )
+    def statistics(self) -> tuple:
+        """(weighted_ratings, support, weighted_sq_norms, weights), as em.Statistics holds
+        them: (K, d), (K, d), (K,), (K,)."""
+        K = self.weights.size
+        return self.rated[:, :K].T, self.rated[:, K:].T, self.weighted_sq_norms, self.weights
 
 
 _EMPTY_2D, _EMPTY_1D = np.zeros((0, 0)), np.zeros(0)
 
 #: a block's ratings are read once for the E-step and the sums together while the means and
-#: the sums (24 d G K bytes) fit in this much; beyond it, twice in a row: one pass per table
-#: keeps each in cache (measured: the same time on MovieLens 100K, 2.5x less at 59,047
-#: items; rereading a block costs far less than the cache misses of two large tables)
-ONE_PASS_BYTES = 1 << 22
+#: the sums (24 d K bytes) fit in this much (a core's L2 here); beyond it, twice in a row:
+#: one pass per table keeps each in cache (measured on MovieLens 100K: the same time at
+#: 16 columns, 1.3x less at 56; rereading a block costs less than two tables' cache misses)
+ONE_PASS_BYTES = 1 << 20
 
 
-def _run(data: RatingBlocks, means, log_prior, log_norm, inv_two_var, post, G, *, estep, sums):
-    """The kernel over every block of data (``data.threads`` at a time), sums added up."""
-    kernel = _load_kernel()
-    d, GK = data.X.shape[1], post.shape[1]
+def _run(data: RatingBlocks, means, log_prior, log_norm, inv_two_var, post, *, estep, sums):
+    """The kernel over every block of data (``data.threads`` at a time), sums added up.
+    means: (d, K), item-major; log_prior, log_norm, inv_two_var: (K,); post: (n, K)."""
+    kernels = _load_kernel()
+    d, K = data.X.shape[1], post.shape[1]
+    width = (0,) * K
 
     def block(b: int) -> _Sums:
         R, rows = data.blocks[b], data.rows(b)
-        out = _Sums(np.zeros(G), np.full(G, -1, dtype=np.int64))
+        out = _Sums(0.0, -1)
         if sums:
-            out.rated = np.zeros((d, 2 * GK))
-            out.weighted_sq_norms, out.weights = np.zeros(GK), np.zeros(GK)
+            out.rated = np.zeros((d, 2 * K))
+            out.weighted_sq_norms, out.weights = np.zeros(K), np.zeros(K)
             arrays = (out.rated, out.weighted_sq_norms, out.weights)
         else:
             arrays = (_EMPTY_2D, _EMPTY_1D, _EMPTY_1D)
-        arguments = (R.X.indptr, R.X.indices, R.X.data, means, log_prior, log_norm, inv_two_var)
-        results = (out.log_likelihood, out.bad_user)
-        if estep and sums and 24 * d * GK > ONE_PASS_BYTES:  # the E-step, then the sums
-            kernel(*arguments, post[rows], True, False, *arrays, *results)
-            kernel(*arguments, post[rows], False, True, *arrays, *results)
-        else:
-            kernel(*arguments, post[rows], estep, sums, *arrays, *results)
-        out.bad_user[out.bad_user >= 0] += rows.start
+        first = (width, R.X.indptr, R.X.indices, R.X.data, means, log_prior, log_norm, inv_two_var)
+        passes = [(estep, sums)]
+        if estep and sums and 24 * d * K > ONE_PASS_BYTES:  # the E-step, then the sums
+            passes = [(True, False), (False, True)]
+        for step, add in passes:
+            arguments = (*first, post[rows], step, add, *arrays)
+            kernels.compile_vectorised(kernels.block_pass, arguments)
+            log_likelihood, bad_user = kernels.block_pass(*arguments)
+            out.log_likelihood += log_likelihood
+            if bad_user >= 0 and out.bad_user < 0:
+                out.bad_user = rows.start + bad_user
         return out
 
     return sum_over_blocks(block, data, plus=_Sums.plus, limit_blas=False)
-
-
-def _estep_of_mixtures(data: RatingBlocks, requests: list, *, sums: bool) -> list:
-    """One pass for G mixtures (means (K, d), var (K,), log_prior (K,)) of the same K:
-    [(post (n, K), log-likelihood, their sums or None), or None if a density underflowed]."""
-    G, (K, d) = len(requests), requests[0][0].shape
-    means = np.empty((d, G * K))
-    for g, (mu, _, _) in enumerate(requests):
-        means[:, g * K : (g + 1) * K] = mu.T
-    var = np.concatenate([np.asarray(v, dtype=np.float64) for _, v, _ in requests])
-    log_prior = np.concatenate([np.asarray(lp, dtype=np.float64) for _, _, lp in requests])
-    post = np.empty((data.n_users, G * K))
-    total = _run(
-        data, means, log_prior, 0.5 * np.log(2.0 * np.pi * var), 1.0 / (2.0 * var), post, G,
-        estep=True, sums=sums,
-    )  # fmt: skip
-    results = []
-    for g in range(G):
-        if total.bad_user[g] >= 0:
-            results.append(None)
-            continue
-        own = post if G == 1 else np.ascontiguousarray(post[:, g * K : (g + 1) * K])
-        results.append(
-            (own, float(total.log_likelihood[g]), total.statistics(g, K) if sums else None)
-        )
-    return results
 
 
 def estep(data: RatingBlocks, means: np.ndarray, var: np.ndarray, log_prior: np.ndarray):
@@ -253,21 +219,21 @@ def estep(data: RatingBlocks, means: np.ndarray, var: np.ndarray, log_prior: np.
     None when some user's density underflowed under every component (em's numpy path then
     raises its error). means: (K, d) in the stored frame (mu - data.shift); var: (K,);
     log_prior: (K,) log(p_j + 1e-16). On data marked by ``one_pass`` the same pass also
-    computes the M-step's sums of this posterior, which ``statistics`` then returns; on a
-    member of a ``Batch`` the pass is shared with the other members' E-steps.
+    computes the M-step's sums of this posterior, which ``statistics`` then returns.
     """
-    cache = data.cache
-    if isinstance(cache, _Member):
-        result = cache.batch.submit(cache, (means, var, log_prior))
-    else:
-        one = isinstance(cache, _OnePass)
-        result = _estep_of_mixtures(data, [(means, var, log_prior)], sums=one)[0]
-    if result is None:
+    one = isinstance(data.cache, _OnePass)
+    var = np.asarray(var, dtype=np.float64)
+    post = np.empty((data.n_users, means.shape[0]))
+    total = _run(
+        data, np.ascontiguousarray(means.T, dtype=np.float64),
+        np.ascontiguousarray(log_prior, dtype=np.float64), 0.5 * np.log(2.0 * np.pi * var),
+        1.0 / (2.0 * var), post, estep=True, sums=one,
+    )  # fmt: skip
+    if total.bad_user >= 0:
         return None
-    post, log_likelihood, sums = result
-    if isinstance(cache, _OnePass) and sums is not None:
-        cache.keep(post, sums)
-    return post, log_likelihood
+    if one:
+        data.cache.keep(post, total.statistics())
+    return post, float(total.log_likelihood)
 
 
 def statistics(data: RatingBlocks, post: np.ndarray) -> tuple:
@@ -279,10 +245,8 @@ def statistics(data: RatingBlocks, post: np.ndarray) -> tuple:
     K = post.shape[1]
     given = np.ascontiguousarray(post, dtype=np.float64)
     unused = np.zeros(K)  # the means and densities: only the sums are computed
-    total = _run(
-        data, np.zeros((0, K)), unused, unused, unused, given, 1, estep=False, sums=True
-    )  # fmt: skip
-    return total.statistics(0, K)
+    total = _run(data, np.zeros((0, K)), unused, unused, unused, given, estep=False, sums=True)
+    return total.statistics()
 
 
 def means_and_errors(sums, shift: float, previous_mu: np.ndarray, ridge=None):
@@ -302,106 +266,3 @@ def means_and_errors(sums, shift: float, previous_mu: np.ndarray, ridge=None):
         float(shift), np.asarray(previous_mu, dtype=np.float64), ridge, items_by_components,
     )  # fmt: skip
     return items_by_components.T, sse, n_observed
-
-
-# -- several fits of the same data, their E-steps in one pass ---------------------------
-
-#: a batch's mixtures share passes of at most ``BATCH_MIXTURES`` mixtures whose tables (the
-#: means and the M-step sums, 24 d K bytes a mixture) fit in this much: on MovieLens 100K
-#: (d = 1,682) five mixtures a pass take half the time each of a pass of their own; where
-#: one mixture's tables already outgrow a core's cache (the long-tailed matrix, d > 10,000)
-#: sharing a pass saves little alone and loses much when other processes share the cache
-BATCH_TABLE_BYTES = 1 << 21
-BATCH_MIXTURES = 16
-
-
-@dataclass(eq=False)
-class _Member(_OnePass):
-    """A fit's handle on its ``Batch``: its E-steps go through the batch's shared passes."""
-
-    batch: Batch | None = None
-
-
-class Batch:
-    """Independent fits of the same data whose E-steps share passes over the ratings.
-
-    Each fit runs its own loop (``common.iterate``, in a thread of its own) on
-    ``member(i)``; when every fit still running has asked for its E-step, one thread runs
-    them all at once, the ratings read once for several mixtures (as many as keep their
-    tables within ``BATCH_TABLE_BYTES``), and hands each fit its posterior, log-likelihood
-    and M-step sums. A fit's numbers are those it would get alone (the same arithmetic per
-    mixture, in the same order). A fit that ends calls ``leave``. Used by
-    ``fits_at_once``; not for fits that run one after another in one thread.
-    """
-
-    def __init__(self, data: RatingBlocks, members: int):
-        self.data, self.active = data, members
-        self.waiting: dict = {}
-        self.results: dict = {}
-        self.condition = threading.Condition()
-
-    def member(self) -> RatingBlocks:
-        return self.data._replace(cache=_Member(batch=self))
-
-    def submit(self, member: _Member, request):
-        with self.condition:
-            self.waiting[member] = request
-            if len(self.waiting) >= self.active:
-                self._run_waiting()
-            while member not in self.results:
-                self.condition.wait()
-            result = self.results.pop(member)
-        if isinstance(result, BaseException):
-            raise result
-        return result
-
-    def leave(self) -> None:
-        with self.condition:
-            self.active -= 1
-            if self.waiting and len(self.waiting) >= self.active:
-                self._run_waiting()
-
-    def _run_waiting(self) -> None:
-        """Every waiting E-step at once (called with the condition held)."""
-        waiting, self.waiting = self.waiting, {}
-        by_shape: dict = {}  # mixtures of the same K share a pass
-        for member, request in waiting.items():
-            by_shape.setdefault(request[0].shape, []).append(member)
-        try:
-            for (K, d), members in by_shape.items():
-                per_pass = max(1, min(BATCH_MIXTURES, BATCH_TABLE_BYTES // (24 * d * K)))
-                for first in range(0, len(members), per_pass):
-                    chunk = members[first : first + per_pass]
-                    results = _estep_of_mixtures(self.data, [waiting[m] for m in chunk], sums=True)
-                    self.results.update(zip(chunk, results, strict=True))
-        except BaseException as error:  # every fit still waiting sees it
-            self.results.update({m: error for m in waiting if m not in self.results})
-        self.condition.notify_all()
-
-
-def fits_at_once(work, jobs: list) -> list:
-    """[work(data, item) for data, item in jobs], each job in a thread of its own, the
-    E-steps of the jobs on the same data (the same object) sharing passes (``Batch``).
-
-    For the seeds of a model: each fit runs as it would alone and the results come back in
-    the order of ``jobs``. Without the kernel (no numba, dense data, the numpy engine) the
-    jobs run on ``map_threads``, one per core.
-    """
-    if not jobs:
-        return []
-    if not all(applies(data) for data, _ in jobs):
-        return map_threads(lambda job: work(*job), jobs)
-    batches = {}
-    for data, _ in jobs:
-        batches.setdefault(id(data), [data, 0])[1] += 1
-    batches = {key: Batch(data, count) for key, (data, count) in batches.items()}
-
-    def run(job):
-        data, item = job
-        batch = batches[id(data)]
-        try:
-            return work(batch.member(), item)
-        finally:
-            batch.leave()
-
-    return map_threads(run, jobs, threads=len(jobs))

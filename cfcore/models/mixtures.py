@@ -46,7 +46,6 @@ from ..common import MIN_VARIANCE, ConvergenceWarning, GaussianMixture
 from ..data import holdout
 from ..engine import (
     RatingBlocks,
-    fits_at_once,
     map_threads,
     prepare,
     transpose,
@@ -184,8 +183,7 @@ class ResidualMixture(RatingModel):
     prior_variance and min_variance are stated on a 1-5 scale and follow the data's scale
     (``scaled_variance``: times ((high - low) / 4)^2); ``prior_variance_`` and
     ``min_variance_`` are the values used. reg_user and reg_item are counts of ratings, so
-    they need no rescaling. threads: how many of the seeds' fits run at once (default: all,
-    their E-steps sharing passes over the ratings when the compiled kernel runs, else one
+    they need no rescaling. threads: how many of the seeds' fits run at once (default: one
     per core; 1: one after another); each runs as it would alone: results do not change.
     """
 
@@ -235,14 +233,8 @@ class ResidualMixture(RatingModel):
             for side in self.sides
         }
         runs = [(layouts[side], seed) for side in self.sides for seed in self.seeds]
-        # the runs are independent: all at once, each as it would run alone (with the
-        # kernel, the E-steps of a side's seeds share passes over its ratings)
-        if self.threads == 1:
-            fitted = [self._run_seed(data, seed) for data, seed in runs]
-        elif self.threads is None:
-            fitted = fits_at_once(self._run_seed, runs)
-        else:
-            fitted = map_threads(lambda run: self._run_seed(*run), runs, self.threads)
+        # the runs are independent: one thread per core, each run as it would run alone
+        fitted = map_threads(lambda run: self._run_seed(*run), runs, self.threads)
         runs = [(side, seed) for side in self.sides for seed in self.seeds]
         for side in self.sides:
             ours = [fit for (name, _), fit in zip(runs, fitted, strict=True) if name == side]

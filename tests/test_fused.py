@@ -147,6 +147,19 @@ def test_a_whole_em_run_equals_the_numpy_path(kernel, K, layout, passes, monkeyp
     assert ll == pytest.approx(ll_np, rel=1e-10)
 
 
+def test_the_kernel_never_makes_the_indicator_s_buffer_of_ones(kernel):
+    data = engine.prepare(random_csr(4, n=200, d=40), block_size=50)
+    ones = data.blocks[0].indicator
+    assert all(block.indicator is ones for block in data.blocks)  # one buffer for the blocks
+    mixture, post = a_mixture(data.X, 3)
+    em.run_full(data, mixture, post, max_iter=5)
+    assert ones._array is None  # 8 bytes a rating the kernel's path does not hold
+    with engine.using("numpy"):
+        em.estep(data, mixture)
+    assert ones._array is not None and ones._array.size == max(b.X.nnz for b in data.blocks)
+    assert not ones._array.flags.writeable
+
+
 def test_csr_through_the_kernel_equals_the_dense_numpy_path(kernel):
     X = random_csr(5)
     dense = X.toarray()  # 0 = missing: the same ratings, on the numpy path (dense never fuses)

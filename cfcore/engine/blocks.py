@@ -11,6 +11,7 @@ one block, and this module decides which blocks, in which threads, in which dtyp
 from __future__ import annotations
 
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from functools import reduce
@@ -34,20 +35,45 @@ MIN_BLOCK_ENTRIES = 1 << 21
 DTYPES = (np.float64, np.float32)
 
 
+class Ones:
+    """A read-only buffer of ones, made on first use and kept: what the indicators of a
+    CSR matrix's blocks hold as their values (``Ratings.M``). The compiled kernel never
+    asks for it, so on its path the buffer (8 bytes a rating in float64) is never made."""
+
+    def __init__(self, size: int, dtype):
+        self.size, self.dtype = int(size), np.dtype(dtype)
+        self._array: np.ndarray | None = None
+        self._lock = threading.Lock()
+
+    def array(self) -> np.ndarray:
+        with self._lock:
+            if self._array is None:
+                self._array = np.ones(self.size, self.dtype)
+                self._array.flags.writeable = False
+            return self._array
+
+
 class Ratings(NamedTuple):
     """A ratings matrix, or a block of its users, with what every EM step needs from it.
 
     X: (n, d) ratings, dense ndarray (0 = missing) or CSR matrix (stored = observed);
        in float32, the ratings minus ``RatingBlocks.shift``
-    M: (n, d) indicator of observed entries, in the same format and dtype as X
+    indicator: for dense X, M itself; for CSR, the ``Ones`` that M's values view
     sq_norms: (n,) float64, sum_{i in C_u} x_ui^2 (of X's stored values)
     counts: (n,) float64, |C_u|, the number of ratings of user u
     """
 
     X: np.ndarray | sp.csr_matrix
-    M: np.ndarray | sp.csr_matrix
+    indicator: np.ndarray | Ones
     sq_norms: np.ndarray
     counts: np.ndarray
+
+    @property
+    def M(self) -> np.ndarray | sp.csr_matrix:
+        """(n, d) indicator of observed entries, in the same format and dtype as X."""
+        if isinstance(self.indicator, Ones):
+            return with_data(self.X, self.indicator.array()[: self.X.nnz])
+        return self.indicator
 
 
 class RatingBlocks(NamedTuple):
@@ -137,9 +163,8 @@ def prepare(
         X = with_data(X, _shifted(X.data, shift, dtype))
         counts = np.diff(X.indptr).astype(np.float64)
         blocks = [csr_rows(X, rows.start, rows.stop) for rows in spans]
-        # the indicator of every block shares one buffer of ones
-        ones = np.ones(max(block.nnz for block in blocks), dtype)
-        masks = [with_data(block, ones[: block.nnz]) for block in blocks]
+        # the indicator of every block shares one buffer of ones, made when first needed
+        masks = [Ones(max(block.nnz for block in blocks), dtype)] * len(blocks)
     else:
         seen = X != 0
         X = np.where(seen, X - shift, 0.0).astype(dtype) if shift else X.astype(dtype, copy=False)

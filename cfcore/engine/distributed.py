@@ -31,8 +31,7 @@ from itertools import groupby
 import numpy as np
 
 from .._validation import is_sparse
-from .blocks import prepare
-from .sparse import with_data
+from .blocks import Ones, prepare
 
 #: how often a wait for results checks that the workers holding partitions are still there
 POLL_SECONDS = 2.0
@@ -62,8 +61,8 @@ def _load(read, k: int, n_users: int, n_items: int, allow_negative: bool, larges
     return _sharing_ones(prepare(X, threads=1, allow_negative=allow_negative), largest)
 
 
-#: in a worker process: (a weak reference to) the buffer of ones of every dtype, read-only,
-#: that the indicators of all its partitions view; freed with the last of them
+#: in a worker process: (a weak reference to) the buffer of ones of every dtype that the
+#: indicators of all its partitions view (``blocks.Ones``); freed with the last of them
 _ONES: dict = {}
 
 
@@ -72,21 +71,17 @@ def _sharing_ones(data, largest: int = 0):
 
     ``prepare`` shares one buffer between the blocks of a matrix; a worker holding several
     partitions (each its own ``prepare``) would otherwise hold one per partition, 8 bytes a
-    rating in float64 beside the 12 of the ratings. The buffer is made ``largest`` long at
-    once, so that partitions loaded in any order find it long enough.
+    rating in float64 beside the 12 of the ratings. The buffer is made ``largest`` long,
+    so that partitions loaded in any order find it long enough.
     """
     if not is_sparse(data.X) or not data.blocks:
         return data
-    size, dtype = max(block.M.nnz for block in data.blocks), np.dtype(data.X.dtype)
+    size, dtype = max(block.X.nnz for block in data.blocks), np.dtype(data.X.dtype)
     ones = _ONES[dtype]() if dtype in _ONES else None
     if ones is None or ones.size < size:
-        ones = np.ones(max(size, largest), dtype)
-        ones.flags.writeable = False
+        ones = Ones(max(size, largest), dtype)
         _ONES[dtype] = weakref.ref(ones)
-    blocks = tuple(
-        block._replace(M=with_data(block.M, ones[: block.M.nnz])) for block in data.blocks
-    )
-    return data._replace(blocks=blocks)
+    return data._replace(blocks=tuple(block._replace(indicator=ones) for block in data.blocks))
 
 
 class DaskRatings:

@@ -36,6 +36,11 @@ _TINY = float(np.finfo(np.float32).tiny)
 #: users whose distances are computed before their exponentials, in one vectorised loop
 CHUNK_USERS = 64
 
+#: how far ahead to prefetch table rows when the tables outgrow a core's cache (measured at
+#: 59,047 items: a pass of the sums 1.7x faster at 16 ratings ahead than without, slower
+#: again at 32; on MovieLens 100K, whose tables fit, prefetching made passes 1.2x slower)
+AHEAD = 16
+
 #: exp(x) for x below this is under 1.2e-38, so the responsibility it gives is set to 0
 #: anyway (and what it adds to a sum of exponentials of which the largest is 1 is < 1e-37)
 _LOWEST = -87.0
@@ -64,6 +69,32 @@ def _stack_array(typingctx, width):
         return array._getvalue()
 
     return array_type(width), codegen
+
+
+@intrinsic
+def _prefetch(typingctx, array, row, column):
+    """Ask the CPU to bring array[row, column]'s cache line in (llvm.prefetch, for a write,
+    high locality): the tables are read at random rows, and rows a few ratings ahead are
+    known. No bounds check: row and column must be valid."""
+
+    def codegen(context, builder, signature, arguments):
+        array_type = signature.args[0]
+        array = context.make_array(array_type)(context, builder, arguments[0])
+        pointer = cgutils.get_item_pointer(
+            context, builder, array_type, array, [arguments[1], arguments[2]],
+            wraparound=False, boundscheck=False,
+        )  # fmt: skip
+        byte_pointer = ir.IntType(8).as_pointer()
+        i32 = ir.IntType(32)
+        prefetch = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(ir.VoidType(), [byte_pointer, i32, i32, i32]),
+            "llvm.prefetch.p0i8",
+        )  # fmt: skip
+        address = builder.bitcast(pointer, byte_pointer)
+        builder.call(prefetch, [address, i32(1), i32(3), i32(1)])
+        return context.get_dummy_value()
+
+    return types.void(array, types.intp, types.intp), codegen
 
 
 @numba.njit(inline="always")
@@ -109,6 +140,7 @@ def block_pass(
     #                   += post_uj [i in C_u] in the last K (the support): one row an item
     weighted_sq_norms,  # (K,) += post_uj sum_{i in C_u} x_ui^2
     weights,  # (K,) += post_uj
+    ahead,  # prefetch the table rows of the rating this many ahead (0: none)
 ):
     """One pass over a block's ratings: (the block's log-likelihood, the first user whose
     density underflowed under every component, else -1).
@@ -119,7 +151,7 @@ def block_pass(
     below 1.2e-38, and the log-likelihood adds max a_u. + log sum exp(a_u. - max a_u.).
     """
     K = len(width)
-    n_users = indptr.size - 1
+    n_users, n_ratings = indptr.size - 1, indptr[-1]
     a = np.empty((CHUNK_USERS, K))  # the chunk's log joints, then their exponentials
     top = np.empty(CHUNK_USERS)
     distances = _stack_array(width)
@@ -132,6 +164,9 @@ def block_pass(
                 for j in range(K):
                     distances[j] = 0.0
                 for t in range(indptr[u], indptr[u + 1]):
+                    if ahead > 0 and t + ahead < n_ratings:
+                        for c in range(0, K, 8):  # a 64-byte line holds 8 float64
+                            _prefetch(means, indices[t + ahead], c)
                     x = np.float64(values[t])
                     item = indices[t]
                     for j in range(K):
@@ -174,6 +209,9 @@ def block_pass(
             if sums:
                 sq_norm = 0.0
                 for t in range(indptr[u], indptr[u + 1]):
+                    if ahead > 0 and t + ahead < n_ratings:
+                        for c in range(0, 2 * K, 8):
+                            _prefetch(rated, indices[t + ahead], c)
                     x = np.float64(values[t])
                     sq_norm += x * x
                     item = indices[t]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import types
+import warnings
 
 import numpy as np
 import pytest
@@ -16,6 +17,8 @@ from cfcore import data as datasets
 from cfcore.bench import loop_em, scale
 from cfcore.bench.report import RESIDUAL
 from cfcore.cli import main
+from cfcore.data import RatingsData
+from cfcore.models.mixtures import ResidualMixture
 
 
 def small_ratings_matrix(n_users, n_items, n_ratings, n_clusters, seed=0, dtype=None):
@@ -197,4 +200,22 @@ def test_the_residual_benchmark_compares_today_with_the_new_paths():
     assert ("fused" in ways) == engine.numba_available()
     for way in ways.values():
         assert way["largest_prediction_difference"] < 1e-8 and way["seconds"] > 0
+        runs = way["runs"]  # 2 seeds x 2 sides, each compared with today's run
+        assert runs["runs"] == runs["distinct_starts"] + runs["coinciding_starts"] == 4
+        assert runs["largest_difference_distinct_starts"] < 1e-8
     assert "today" in "\n".join(bench.report._residual_lines({"long-tailed": result}))
+
+
+def test_coinciding_starts_counts_the_seeded_means_that_repeat():
+    X = np.zeros((8, 5))
+    X[:4] = [[5, 3, 0, 1, 2], [4, 0, 2, 5, 1], [1, 2, 3, 4, 5], [2, 5, 4, 0, 3]]
+    data = RatingsData.from_dense(X)  # users 4-7 rated nothing: their residual rows are 0
+    model = ResidualMixture(K=4, seeds=range(6), threads=1, max_iter=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(data)
+    counts = bench.residual.coinciding_starts(model)
+    for seed, repeats in enumerate(counts["users"]):
+        users = np.random.RandomState(seed).choice(8, 4, replace=False)  # the course's choice
+        assert repeats == max(np.sum(users >= 4) - 1, 0)  # the empty rows coincide, no others
+    assert len(counts["items"]) == 6

@@ -23,12 +23,16 @@ import warnings
 import numpy as np
 
 from ..common import ConvergenceWarning
-from ..engine import numba_available, using
+from ..engine import numba_available, prepare, transpose, using
 from ..models.mixtures import ResidualMixture
+from ..models.starts import init_observed
 
 #: (users, items, ratings) of the long-tailed matrix, and its exponents (make_ratings)
 LONG_TAIL = (16_554, 10_506, 100_000)
 LONG_TAIL_EXPONENTS = {"item_popularity": 1.0, "user_activity": 1.0}
+
+#: a run's means against today's, where both start from K distinct points
+SAME_RUN = 1e-8
 
 #: name -> (engine, threads for the seeds)
 PATHS = {"today": ("numpy", 1), "numpy, seeds at once": ("numpy", None), "fused": ("fused", None)}
@@ -51,7 +55,42 @@ def _fit_and_score(fold, engine: str, threads, options: dict):
         predictions = model.predict(rows, cols)
         seconds = time.perf_counter() - start
     rmse = float(np.sqrt(np.mean((predictions - values) ** 2)))
-    return seconds, predictions, rmse
+    return seconds, predictions, rmse, model
+
+
+def coinciding_starts(model) -> dict:
+    """side -> [for each seed, how many of its K starting means repeat another]: the
+    residual mixture's start (``init_observed``) takes K seeded rows of the residuals, and
+    two rows alike (two users with no training ratings, say) start two components on one
+    point, a saddle of the likelihood that rounding decides how EM leaves."""
+    residuals = model.biases_.residuals(model.train_)
+    counts = {}
+    for side in model.sides:
+        data = prepare(residuals if side == "users" else transpose(residuals), allow_negative=True)
+        counts[side] = []
+        for seed in model.seeds:
+            mixture, _ = init_observed(data, model.K, seed, model.min_variance_)
+            counts[side].append(model.K - len({row.tobytes() for row in mixture.mu + 0.0}))
+    return counts
+
+
+def compare_runs(model, today) -> dict:
+    """Run by run, how far model's means are from today's, apart for runs that start with
+    two components on one point (``coinciding_starts``) and runs that do not."""
+    saddles = coinciding_starts(today)
+    apart = {"distinct": [], "coinciding": []}
+    for side in today.sides:
+        pairs = zip(model.fits_[side], today.fits_[side], strict=True)
+        for ((_, mu), (_, mu_today)), repeats in zip(pairs, saddles[side], strict=True):
+            difference = float(np.abs(mu - mu_today).max())
+            apart["coinciding" if repeats else "distinct"].append(difference)
+    return {
+        "runs": len(apart["distinct"]) + len(apart["coinciding"]),
+        "distinct_starts": len(apart["distinct"]),
+        "largest_difference_distinct_starts": max(apart["distinct"], default=0.0),
+        "coinciding_starts_that_moved": sum(x > SAME_RUN for x in apart["coinciding"]),
+        "coinciding_starts": len(apart["coinciding"]),
+    }
 
 
 def residual_per_fold(fold, *, K: int = 10, seeds=range(20), repeat: int = 1) -> dict:
@@ -70,9 +109,11 @@ def residual_per_fold(fold, *, K: int = 10, seeds=range(20), repeat: int = 1) ->
     measured = {}
     for _ in range(repeat):
         for name, (engine, threads) in paths.items():  # interleaved: each meets the same load
-            seconds, predictions, rmse = _fit_and_score(fold, engine, threads, options)
+            seconds, predictions, rmse, model = _fit_and_score(fold, engine, threads, options)
             if name not in measured or seconds < measured[name]["seconds"]:
-                measured[name] = {"seconds": seconds, "rmse": rmse, "predictions": predictions}
+                measured[name] = {
+                    "seconds": seconds, "rmse": rmse, "predictions": predictions, "model": model
+                }  # fmt: skip
     today = measured["today"]
     return {
         "train": [*fold.train.shape, int(fold.train.n_ratings)],
@@ -88,6 +129,7 @@ def residual_per_fold(fold, *, K: int = 10, seeds=range(20), repeat: int = 1) ->
                 "largest_prediction_difference": float(
                     np.max(np.abs(r["predictions"] - today["predictions"]))
                 ),
+                "runs": compare_runs(r["model"], today["model"]),
             }
             for name, r in measured.items()
         },

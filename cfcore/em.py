@@ -58,7 +58,8 @@ def log_joint(sq_distances, counts, var: np.ndarray, p: np.ndarray) -> np.ndarra
 def _estep(data: engine.RatingBlocks, mixture: GaussianMixture) -> tuple[np.ndarray, float]:
     mu, var, p = mixture
     if engine.fused.applies(data):  # these same steps in one compiled pass (engine/fused.py)
-        fused = engine.fused.estep(data, mu - data.shift, var, np.log(p + LOG_EPS))
+        stored = mu - data.shift if data.shift else mu  # (float64 data is not shifted)
+        fused = engine.fused.estep(data, stored, var, np.log(p + LOG_EPS))
         if fused is not None:  # else a density underflowed: the steps below say where
             return fused
     means = data.stored(mu).T  # (K, d), in the stored frame and dtype

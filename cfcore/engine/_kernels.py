@@ -237,9 +237,8 @@ def compile_vectorised(kernel, arguments: tuple) -> None:
     compilation, under a lock, and restored. The machine code lands in numba's cache.
     """
     key = (kernel,) + tuple(
-        (a.dtype.char, a.ndim, a.flags.c_contiguous, a.flags.writeable, a.flags.aligned)
-        if isinstance(a, np.ndarray) else
-        (type(a), len(a) if isinstance(a, tuple) else None)
+        (a.dtype.char, a.flags.c_contiguous, a.flags.writeable, a.flags.aligned)
+        if type(a) is np.ndarray else len(a) if type(a) is tuple else type(a)
         for a in arguments
     )  # fmt: skip
     if key in _compiled:

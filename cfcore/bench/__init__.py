@@ -44,7 +44,7 @@ FULL = {
         },
         "K": 12,
         "n_iter": 10,
-        "residual": {"K": 10, "seeds": range(20), "repeat": 1, "long_tail": LONG_TAIL},
+        "residual": {"K": 10, "seeds": range(20), "repeat": 3, "long_tail": LONG_TAIL},
     },
     "scaling": {
         "ratings": (1_000_000, 10_000_000, scale.NETFLIX_PRIZE[2]),

@@ -99,10 +99,11 @@ def _prefetch(typingctx, array, row, column):
 
 @numba.njit(inline="always")
 def _exp(x):
-    """exp(x) for x <= 0 to within 2 ulp (0 below ``_LOWEST``), written so that a loop of
-    them vectorises: x = k ln 2 + r, |r| <= ln 2 / 2, exp(r) by its Taylor series to r^13
-    (truncation below 5e-18 relative), times 2^k from a table."""
-    clipped = max(x, _LOWEST)
+    """exp(x) for x <= 0 to within 2 ulp (0 below ``_LOWEST``; 1 for x > 0, which only the
+    padding of ``block_pass``'s rows meets), written so that a loop of them vectorises:
+    x = k ln 2 + r, |r| <= ln 2 / 2, exp(r) by its Taylor series to r^13 (truncation below
+    5e-18 relative), times 2^k from a table."""
+    clipped = min(max(x, _LOWEST), 0.0)
     k = math.floor(clipped * _LOG2E + 0.5)
     r = (clipped - k * _LN2_HI) - k * _LN2_LO
     p = 1.0 / 6227020800.0
@@ -148,11 +149,14 @@ def block_pass(
     For user u with ratings C_u and component j, a_uj = log_prior_j - |C_u| log_norm_j -
     dist_uj / (2 var_j) with dist_uj = sum_{i in C_u} (x_ui - mu_ji)^2 (summed directly, so
     never negative); post_uj = exp(a_uj - max a_u.) / sum exp(a_u. - max a_u.), set to 0
-    below 1.2e-38, and the log-likelihood adds max a_u. + log sum exp(a_u. - max a_u.).
+    below 1.2e-38, and the log-likelihood adds max a_u. + log sum exp(a_u. - max a_u.)
+    (the logs of a chunk's sums taken as one log of their product).
     """
     K = len(width)
     n_users, n_ratings = indptr.size - 1, indptr[-1]
-    a = np.empty((CHUNK_USERS, K))  # the chunk's log joints, then their exponentials
+    # the chunk's log joints, then their exponentials, in rows of whole 8-wide vectors (the
+    # columns past K stay at most 0, so their exponentials are harmless and never read)
+    a = np.zeros((CHUNK_USERS, (K + 7) // 8 * 8))
     top = np.empty(CHUNK_USERS)
     distances = _stack_array(width)
     q = _stack_array(width)
@@ -186,9 +190,10 @@ def block_pass(
                 top[r] = largest
                 for j in range(K):
                     a[r, j] -= largest
-            for r in range(last - first):  # the chunk's exponentials, K at a time, vectorised
-                for j in range(K):
+            for r in range(last - first):  # the chunk's exponentials, 8 at a time
+                for j in range(a.shape[1]):
                     a[r, j] = _exp(a[r, j])
+        totals = 1.0  # the product of the chunk's sums of exponentials: one log for them all
         for u in range(first, last):
             if estep:
                 r = u - first
@@ -202,7 +207,11 @@ def block_pass(
                     value = a[r, j] * inverse
                     q[j] = value if value >= _TINY else 0.0
                     post[u, j] = q[j]
-                log_likelihood += top[r] + math.log(total)
+                log_likelihood += top[r]
+                totals *= total  # each in [1, K]
+                if totals > 1e280:
+                    log_likelihood += math.log(totals)
+                    totals = 1.0
             else:
                 for j in range(K):
                     q[j] = post[u, j]
@@ -222,6 +231,7 @@ def block_pass(
                 for j in range(K):
                     weighted_sq_norms[j] += q[j] * sq_norm
                     weights[j] += q[j]
+        log_likelihood += math.log(totals)
     return log_likelihood, bad_user
 
 

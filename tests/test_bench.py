@@ -203,6 +203,7 @@ def test_the_residual_benchmark_compares_today_with_the_new_paths():
         runs = way["runs"]  # 2 seeds x 2 sides, each compared with today's run
         assert runs["runs"] == runs["distinct_starts"] + runs["coinciding_starts"] == 4
         assert runs["largest_difference_distinct_starts"] < 1e-8
+        assert 0 <= runs["kept_on_saddle"] <= runs["coinciding_starts"]
     assert "today" in "\n".join(bench.report._residual_lines({"long-tailed": result}))
 
 

@@ -160,6 +160,21 @@ def test_the_kernel_never_makes_the_indicator_s_buffer_of_ones(kernel):
     assert not ones._array.flags.writeable
 
 
+def test_the_kernel_keeps_coinciding_components_equal_as_exact_em_does(kernel):
+    X = random_csr(5, n=200, d=40, negative=True)
+    mixture, post = a_mixture(X, 4)
+    mu = mixture.mu.copy()
+    mu[3] = mu[1]  # two components start on one point: a saddle of the likelihood
+    start = common.GaussianMixture(mu, mixture.var.copy(), mixture.p)
+    start.var[3] = start.var[1]
+    fitted = map_em.run_full(
+        engine.prepare(X, allow_negative=True), start, post, prior_variance=0.5, max_iter=30
+    ).mixture
+    np.testing.assert_array_equal(fitted.mu[3], fitted.mu[1])  # to the last bit
+    assert fitted.var[3] == fitted.var[1] and fitted.p[3] == fitted.p[1]
+    assert not np.array_equal(fitted.mu[0], fitted.mu[1])
+
+
 def test_csr_through_the_kernel_equals_the_dense_numpy_path(kernel):
     X = random_csr(5)
     dense = X.toarray()  # 0 = missing: the same ratings, on the numpy path (dense never fuses)

@@ -190,7 +190,9 @@ def _residual_lines(residual: dict) -> list[str]:
                     f"{runs['runs']}, means within "
                     f"{runs['largest_difference_distinct_starts']:.1e} of today's; from two "
                     f"components on one point: {runs['coinciding_starts']}, of which "
-                    f"{runs['coinciding_starts_that_moved']} left that saddle another way"
+                    f"{runs['coinciding_starts_that_moved']} ended elsewhere; still on that "
+                    f"point at the end (as exact EM stays): {runs['kept_on_saddle']} here, "
+                    f"{runs['kept_on_saddle_today']} today"
                 )
         if result.get("first_fused_call_seconds") is not None:
             lines.append(

@@ -70,13 +70,30 @@ def coinciding_starts(model) -> dict:
         counts[side] = []
         for seed in model.seeds:
             mixture, _ = init_observed(data, model.K, seed, model.min_variance_)
-            counts[side].append(model.K - len({row.tobytes() for row in mixture.mu + 0.0}))
+            counts[side].append(_repeats(mixture.mu))
     return counts
+
+
+def _repeats(mu: np.ndarray) -> int:
+    """How many of the rows of mu (K, d) repeat another, to the last bit."""
+    return mu.shape[0] - len({row.tobytes() for row in mu + 0.0})
+
+
+def _still_on_saddle(model, saddles: dict) -> int:
+    """How many runs that started with coinciding components end with them still equal, as
+    EM in exact arithmetic leaves them (equal components get equal posteriors and sums)."""
+    return sum(
+        _repeats(mu) == repeats
+        for side in model.sides
+        for (_, mu), repeats in zip(model.fits_[side], saddles[side], strict=True)
+        if repeats
+    )
 
 
 def compare_runs(model, today) -> dict:
     """Run by run, how far model's means are from today's, apart for runs that start with
-    two components on one point (``coinciding_starts``) and runs that do not."""
+    two components on one point (``coinciding_starts``) and runs that do not; and how many
+    of the former each path kept on that saddle."""
     saddles = coinciding_starts(today)
     apart = {"distinct": [], "coinciding": []}
     for side in today.sides:
@@ -90,6 +107,8 @@ def compare_runs(model, today) -> dict:
         "largest_difference_distinct_starts": max(apart["distinct"], default=0.0),
         "coinciding_starts_that_moved": sum(x > SAME_RUN for x in apart["coinciding"]),
         "coinciding_starts": len(apart["coinciding"]),
+        "kept_on_saddle": _still_on_saddle(model, saddles),
+        "kept_on_saddle_today": _still_on_saddle(today, saddles),
     }
 
 

@@ -14,9 +14,9 @@ When it runs: on CSR input, when numba is importable (the ``fast`` extra:
 ``pip install cfcore[fast]``) and the engine is not set to numpy. A dense input (the
 course's matrices) stays on the numpy path, where BLAS's dense products are already at
 their floor. ``CFCORE_ENGINE=numpy`` in the environment, or ``with engine.using("numpy"):``,
-forces the numpy path (``"fused"`` insists on the kernel and fails without numba; ``"auto"``,
-the default, takes the kernel whenever it can). Without numba the numpy path runs, with the
-same results up to rounding.
+forces the numpy path (the default; ``"fused"`` insists on the kernel and fails without
+numba; ``"auto"`` takes the kernel whenever it can). Without numba the numpy path runs,
+with the same results up to rounding.
 
 One pass per iteration: ``em.run_full`` marks its ``RatingBlocks`` with ``one_pass`` (a
 private cache); the fused E-step on such data then also accumulates the M-step's sums of the
@@ -50,10 +50,10 @@ from .blocks import RatingBlocks, sum_over_blocks
 #: the environment variable that chooses the engine: "numpy" (default), "auto" or "fused"
 ENGINE_VARIABLE = "CFCORE_ENGINE"
 ENGINES = ("auto", "numpy", "fused")
-#: the engine when neither ``using`` nor $CFCORE_ENGINE says: numpy, the reference. The
-#: kernel sums in another order, which moves a few saddle-point runs (two components seeded
-#: on one point, a support of exactly 1) to another optimum, so it is opt-in
-#: ("auto": the kernel wherever it can run) until it is measurably faster here.
+#: the engine when neither ``using`` nor $CFCORE_ENGINE says: numpy, the reference. Where a
+#: run starts with two components on one point, the kernel keeps them equal (as exact EM
+#: does) while the matrix products split them by rounding, so such runs end elsewhere and
+#: published numbers would move in the 4th decimal: the kernel is opt-in ("auto")
 DEFAULT_ENGINE = "numpy"
 
 _override: str | None = None  # set by ``using``; wins over the environment variable

@@ -8,6 +8,7 @@ a rating. The Parquet writer and reader are checked entry by entry, and their er
 from __future__ import annotations
 
 import json
+import time
 
 import numpy as np
 import pytest
@@ -299,3 +300,20 @@ def test_a_worker_that_dies_is_named_instead_of_waited_for(ratings, on_disk):
             client.run(os._exit, 1, workers=[on_two.owners[-1]])
         with pytest.raises(RuntimeError, match=r"left the cluster with \d+ of the 20 partitions"):
             run_em_dask(on_two, mixture, max_iter=2)
+
+
+def _held_keys(dask_worker) -> int:  # run on each worker
+    return len(dask_worker.data)
+
+
+def test_releasing_the_ratings_frees_the_workers(client, on_disk):
+    before = sum(client.run(_held_keys).values())
+    ratings = load_dask_ratings(client, on_disk)
+    mixture, _ = init_observed_rows_dask(ratings, K, seed=3)
+    run_em_dask(ratings, mixture, max_iter=2, gather_posterior=False)
+    assert sum(client.run(_held_keys).values()) > before
+    ratings.release()
+    deadline = time.monotonic() + 10
+    while sum(client.run(_held_keys).values()) > before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert sum(client.run(_held_keys).values()) == before

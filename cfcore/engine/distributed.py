@@ -238,8 +238,10 @@ class DaskRatings:
             )
 
     def release(self) -> None:
-        """Free the partitions on the workers (they are freed anyway once unreferenced)."""
-        self.client.cancel(self.parts)
+        """Free the partitions on the workers: the futures are dropped, and the scheduler
+        forgets their keys once no future refers to them. (Not ``client.cancel``: at
+        Netflix-Prize size, cancelling keys that finished fits' tasks depended on made the
+        scheduler log an AssertionError from ``stimulus_cancel``.)"""
         self.parts = []
 
     def __enter__(self) -> DaskRatings:

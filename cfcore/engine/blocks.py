@@ -43,14 +43,23 @@ class Ones:
     def __init__(self, size: int, dtype):
         self.size, self.dtype = int(size), np.dtype(dtype)
         self._array: np.ndarray | None = None
+        self._indicators: dict = {}  # id(block) -> (block, its indicator), made once each
         self._lock = threading.Lock()
 
-    def array(self) -> np.ndarray:
+    def indicator(self, X: sp.csr_matrix) -> sp.csr_matrix:
+        """X's indicator: X's structure with this buffer's ones as values (made once)."""
         with self._lock:
-            if self._array is None:
-                self._array = np.ones(self.size, self.dtype)
-                self._array.flags.writeable = False
-            return self._array
+            block, M = self._indicators.get(id(X), (None, None))
+            if block is not X:
+                M = with_data(X, self._made()[: X.nnz])
+                self._indicators[id(X)] = (X, M)
+            return M
+
+    def _made(self) -> np.ndarray:
+        if self._array is None:
+            self._array = np.ones(self.size, self.dtype)
+            self._array.flags.writeable = False
+        return self._array
 
 
 class Ratings(NamedTuple):
@@ -72,7 +81,7 @@ class Ratings(NamedTuple):
     def M(self) -> np.ndarray | sp.csr_matrix:
         """(n, d) indicator of observed entries, in the same format and dtype as X."""
         if isinstance(self.indicator, Ones):
-            return with_data(self.X, self.indicator.array()[: self.X.nnz])
+            return self.indicator.indicator(self.X)
         return self.indicator
 
 

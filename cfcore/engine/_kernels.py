@@ -7,16 +7,17 @@ the ratings still in cache, that user's share of the M-step's sums. The formulas
 course's (``cfcore.em``'s docstrings); tests/test_fused.py checks this kernel against them.
 
 Users go through in chunks of ``CHUNK_USERS``: their distances first, then the
-exponentials of the whole chunk in one loop the compiler vectorises (``_exp``), then each
+exponentials of the whole chunk, in rows of whole 8-wide vectors (``_exp``), then each
 user's posterior and sums, while the chunk's ratings are still in cache.
 
-Speed comes from three things: K is a compile-time constant (the length of the ``width``
-tuple, so each K gets machine code of its own, its loops over components unrolled), a
-user's running distances and posterior live in a stack array (``_stack_array``: LLVM then
-keeps them in registers, where a heap array might alias the means and every += would go to
-memory), and LLVM's SLP vectoriser packs the unrolled components into vector instructions
-(``compile_vectorised``; numba leaves it off by default). None of them changes the order
-of any sum: the results are the same bits as a plain loop's.
+Speed comes from K being a compile-time constant (the length of the ``width`` tuple, so
+each K gets machine code of its own, its loops over components unrolled), a user's running
+distances and posterior in a stack array (``_stack_array``: LLVM then keeps them in
+registers, where a heap array might alias the means and every += would go to memory),
+LLVM's SLP vectoriser packing the unrolled components into vector instructions
+(``compile_vectorised``; numba leaves it off by default), and, once the tables outgrow a
+core's cache, prefetching the rows of the ratings ``ahead`` (``_prefetch``). None of them
+changes the order of any sum: the results are the same bits as a plain loop's.
 """
 
 from __future__ import annotations

@@ -21,6 +21,9 @@ RESIDUAL_SPEEDUP = 4.0
 #: a fused run's means against today's, for runs that start from K distinct points (runs
 #: that start with two components on one point sit on a saddle: rounding decides them)
 SAME_RUN = 1e-8
+#: a fused fold's test RMSE against today's: RMSEs are published to 4 decimals, and this is
+#: a tenth of their last digit (runs that leave a saddle end wherever rounding sends them)
+SAME_RMSE = 1e-5
 #: the most the log-likelihood may fall at an iteration, relative: rounding, not EM
 ROUNDING_FALL = 1e-12
 
@@ -114,6 +117,21 @@ def targets(results: dict) -> list[dict]:
                 runs["largest_difference_distinct_starts"],
                 f"<= {SAME_RUN:g}",
                 runs["largest_difference_distinct_starts"] <= SAME_RUN,
+            )
+            today = result["ways"]["today"]
+            check(
+                f"residual mixture, {name}: fused test RMSE - today's",
+                fused["rmse"] - today["rmse"],
+                f"within {SAME_RMSE:g}",
+                abs(fused["rmse"] - today["rmse"]) <= SAME_RMSE,
+            )
+            check(
+                f"residual mixture, {name}: runs from two components on one point still on "
+                "it at the end, fused (today's beside it)",
+                f"{runs['kept_on_saddle']} of {runs['coinciding_starts']} "
+                f"({runs['kept_on_saddle_today']})",
+                "as many as today",
+                runs["kept_on_saddle"] == runs["kept_on_saddle_today"],
             )
     cluster = results.get("dask", {})
     if "trace_difference" in cluster:
@@ -291,7 +309,8 @@ def format_report(results: dict) -> str:
         lines += ["", "Targets"]
         for t in results["targets"]:
             value = t["value"]
-            if not isinstance(value, bool):  # a tiny difference in its own digits, not 0.000
+            if isinstance(value, float | int) and not isinstance(value, bool):
+                # a tiny difference in its own digits, not 0.000
                 value = f"{value:.1e}" if 0 < abs(value) < 1e-3 else f"{value:.3f}"
             lines.append(
                 f"  {'met ' if t['met'] else 'MISS'} {t['target']}: {value} (goal {t['goal']})"

@@ -137,10 +137,9 @@ def block_pass(
     inv_two_var,  # (K,) 1 / (2 var_j)
     post,  # (b, K) float64: written when estep, read otherwise
     estep,  # compute post (else post is given)
-    sums,  # accumulate the M-step's sums into the three arrays below
+    sums,  # accumulate the M-step's sums into the two arrays below
     rated,  # (d, 2 K): += post_uj x_ui in the first K columns (the weighted ratings),
     #                   += post_uj [i in C_u] in the last K (the support): one row an item
-    weighted_sq_norms,  # (K,) += post_uj sum_{i in C_u} x_ui^2
     weights,  # (K,) += post_uj
     ahead,  # prefetch the table rows of the rating this many ahead (0: none)
 ):
@@ -217,20 +216,17 @@ def block_pass(
                 for j in range(K):
                     q[j] = post[u, j]
             if sums:
-                sq_norm = 0.0
                 for t in range(indptr[u], indptr[u + 1]):
                     if ahead > 0 and t + ahead < n_ratings:
                         for c in range(0, 2 * K, 8):
                             _prefetch(rated, indices[t + ahead], c)
                     x = np.float64(values[t])
-                    sq_norm += x * x
                     item = indices[t]
                     for j in range(K):
                         rated[item, j] += q[j] * x
                     for j in range(K):
                         rated[item, K + j] += q[j]
                 for j in range(K):
-                    weighted_sq_norms[j] += q[j] * sq_norm
                     weights[j] += q[j]
         log_likelihood += math.log(totals)
     return log_likelihood, bad_user

@@ -51,9 +51,9 @@ from .blocks import RatingBlocks, sum_over_blocks
 ENGINE_VARIABLE = "CFCORE_ENGINE"
 ENGINES = ("auto", "numpy", "fused")
 #: the engine when neither ``using`` nor $CFCORE_ENGINE says: numpy, the reference. Where a
-#: run starts with two components on one point, the kernel keeps them equal (as exact EM
-#: does) while the matrix products split them by rounding, so such runs end elsewhere and
-#: published numbers would move in the 4th decimal: the kernel is opt-in ("auto")
+#: run starts with two components on one point, both paths leave that saddle, each the way
+#: its own rounding sends it (``_weighted_sq_norms``), so such runs end elsewhere and
+#: published digits could move: the kernel is opt-in ("auto")
 DEFAULT_ENGINE = "numpy"
 
 _override: str | None = None  # set by ``using``; wins over the environment variable
@@ -194,11 +194,10 @@ def _run(data: RatingBlocks, means, log_prior, log_norm, inv_two_var, post, *, e
         R, rows = data.blocks[b], data.rows(b)
         out = _Sums(0.0, -1)
         if sums:
-            out.rated = _aligned_zeros((d, 2 * K))
-            out.weighted_sq_norms, out.weights = np.zeros(K), np.zeros(K)
-            arrays = (out.rated, out.weighted_sq_norms, out.weights)
+            out.rated, out.weights = _aligned_zeros((d, 2 * K)), np.zeros(K)
+            arrays = (out.rated, out.weights)
         else:
-            arrays = (_EMPTY_2D, _EMPTY_1D, _EMPTY_1D)
+            arrays = (_EMPTY_2D, _EMPTY_1D)
         first = (width, R.X.indptr, R.X.indices, R.X.data, means, log_prior, log_norm, inv_two_var)
         large = 24 * d * K > ONE_PASS_BYTES  # the tables outgrow a core's cache
         passes = [(True, False), (False, True)] if estep and sums and large else [(estep, sums)]
@@ -210,9 +209,21 @@ def _run(data: RatingBlocks, means, log_prior, log_norm, inv_two_var, post, *, e
             out.log_likelihood += log_likelihood
             if bad_user >= 0 and out.bad_user < 0:
                 out.bad_user = rows.start + bad_user
+        if sums:  # em's own product (why: ``_weighted_sq_norms``)
+            out.weighted_sq_norms = _weighted_sq_norms(post[rows], R.sq_norms)
         return out
 
     return sum_over_blocks(block, data, plus=_Sums.plus, limit_blas=False)
+
+
+def _weighted_sq_norms(post: np.ndarray, sq_norms: np.ndarray) -> np.ndarray:
+    """sum_u post_uj ||x_u||^2: (K,), from post (b, K) and sq_norms (b,), by the BLAS product
+    em's numpy path uses, not in the kernel. Its rounding differs from one column of post to
+    another, and where a run starts with two components on one point (two seeded rows
+    alike), that difference is what first splits them: computed the same way, both paths
+    leave such a saddle, where exact EM (and a sum in the kernel) would keep the two equal
+    for ever. Which way each run leaves it is then up to the rounding of either path."""
+    return post.T @ sq_norms
 
 
 def _aligned_empty(shape: tuple, dtype=np.float64) -> np.ndarray:

@@ -241,6 +241,30 @@ def test_residual_mixture_predictions_equal_the_numpy_path(kernel):
     assert_close(predictions, expected)
 
 
+@pytest.mark.parametrize("path", ["numpy", "fused"])
+def test_seeds_on_threads_leave_blas_as_they_found_it_and_fit_as_one_after_another(path):
+    from threadpoolctl import threadpool_info
+
+    from cfcore.bench.residual import long_tailed_fold
+
+    if path == "fused":
+        _numba_or_skip()
+
+    def blas_threads():
+        return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+
+    fold = long_tailed_fold(2_000, 800, 8_000)
+    rows, cols, _ = fold.test.triples()
+    before, fits = blas_threads(), []
+    with engine.using(path):
+        for threads in (1, 2, 2):  # each fit's own limits once undid the other's
+            model = ResidualMixture(K=4, seeds=range(6), threads=threads).fit(fold.train)
+            fits.append(model.predict(rows, cols))
+            assert blas_threads() == before
+    for predictions in fits[1:]:
+        np.testing.assert_array_equal(predictions, fits[0])
+
+
 # --- where the kernel runs, and where it does not ------------------------------------------
 
 

@@ -268,12 +268,14 @@ def map_threads(work, items, threads: int | None = None) -> list:
     exactly as it would alone (same blocks, same order of sums), so the results do not
     depend on the threads; numpy, scipy and ``engine.fused``'s kernel release the GIL, so
     the threads run on separate cores. The results come back in the order of ``items``.
+    BLAS is held to one thread throughout (the cores are the fits'): set once here, not by
+    each fit, whose limits would otherwise undo each other's while the other is computing.
     """
     items = list(items)
     threads = min(_check_threads(threads), max(len(items), 1))
     if threads == 1:
         return [work(item) for item in items]
-    with ThreadPoolExecutor(threads) as pool:
+    with _blas.limit(limits=1, user_api="blas"), ThreadPoolExecutor(threads) as pool:
         return list(pool.map(work, items))
 
 

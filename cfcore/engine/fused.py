@@ -213,7 +213,9 @@ def _run(data: RatingBlocks, means, log_prior, log_norm, inv_two_var, post, *, e
             out.weighted_sq_norms = _weighted_sq_norms(post[rows], R.sq_norms)
         return out
 
-    return sum_over_blocks(block, data, plus=_Sums.plus, limit_blas=False)
+    # BLAS on one thread while the sums are made, as em's numpy path holds it: its product
+    # (``_weighted_sq_norms``) then rounds the same way at every call
+    return sum_over_blocks(block, data, plus=_Sums.plus, limit_blas=sums)
 
 
 def _weighted_sq_norms(post: np.ndarray, sq_norms: np.ndarray) -> np.ndarray:

@@ -201,7 +201,8 @@ def _run(data: RatingBlocks, means, log_prior, log_norm, inv_two_var, post, *, e
     kernels = _load_kernel()
     d, K = data.X.shape[1], post.shape[1]
     width = (0,) * K
-    # the one-pass sums live until the M-step that takes them, before the next E-step
+    # a fit's E-steps write their sums into the run's own tables (``_OnePass.table``): its
+    # M-step has taken them before the next E-step writes them again
     kept = data.cache if estep and isinstance(data.cache, _OnePass) else None
 
     def sums_table(b: int) -> np.ndarray:

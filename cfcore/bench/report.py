@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .cluster import SAME
 from .cluster import report as cluster_report
+from .residual import SAME_RUN  # a fused run's means against today's, from distinct starts
 
 #: the key of the scale section's residual-mixture comparison (beside the sizes)
 RESIDUAL = "residual mixture per fold"
@@ -18,9 +19,6 @@ SPEED_TARGETS = (
 NETFLIX_PEAK_BEFORE_GB = 1.64
 #: how much faster the residual mixture must fit and predict a fold than today's path
 RESIDUAL_SPEEDUP = 4.0
-#: a fused run's means against today's, for runs that start from K distinct points (runs
-#: that start with two components on one point sit on a saddle: rounding decides them)
-SAME_RUN = 1e-8
 #: a fused fold's test RMSE against today's: RMSEs are published to 4 decimals, and this is
 #: a tenth of their last digit (runs that leave a saddle end wherever rounding sends them)
 SAME_RMSE = 1e-5

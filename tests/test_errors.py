@@ -135,3 +135,58 @@ def test_fit_checks_its_options():
         select_k(X, [1, 2], method="kmeans")
     with pytest.raises(ValueError, match="max_iter"):
         fit(X, 2, max_iter=0)
+
+
+# -- models: a failed fit, K against the data, a scale without width -------------------------
+
+
+def _ratings_6x5() -> sp.csr_matrix:
+    dense = np.array([[5, 4, 0, 0, 1], [4, 5, 1, 0, 0], [0, 0, 0, 0, 0], [1, 0, 5, 0, 4]])
+    return sp.csr_matrix(np.vstack([dense, [[2, 1, 4, 0, 5], [5, 0, 0, 0, 2]]]).astype(float))
+
+
+@pytest.mark.parametrize("make", ["course", "residual"])
+def test_a_refit_that_fails_leaves_the_model_unfitted_not_half_replaced(make):
+    from cfcore.data import make_ratings
+    from cfcore.models import CourseMixture, ResidualMixture
+
+    model = CourseMixture([8], seeds=[0]) if make == "course" else ResidualMixture(8, seeds=[0])
+    model.fit(make_ratings(60, 12, 3, 0.5, seed=0)[0])
+    with pytest.raises(ValueError, match="exceeds the 6 users"):
+        model.fit(_ratings_6x5())
+    with pytest.raises(RuntimeError, match="call fit"):
+        model.predict([0], [0])
+
+
+def test_k_is_checked_against_the_side_it_clusters_and_named():
+    from cfcore.models import CourseMixture, ResidualMixture
+
+    with pytest.raises(ValueError, match="K=6 exceeds the 5 items"):
+        ResidualMixture(6, seeds=[0], sides=("items",)).fit(_ratings_6x5())
+    with pytest.raises(ValueError, match=r"every K in Ks=\[10, 12\] exceeds the 6 users"):
+        CourseMixture([10, 12]).fit(_ratings_6x5())
+    with pytest.raises(ValueError, match="exceeds the 6 users"):
+        CourseMixture([7], select="validation").fit(_ratings_6x5())
+    for bad, error in ((0, ValueError), (-1, ValueError), (2.5, TypeError), (True, TypeError)):
+        with pytest.raises(error, match="K must be an integer"):
+            ResidualMixture(bad)
+        with pytest.raises(error, match="every K in Ks must be an integer"):
+            CourseMixture([bad])
+
+
+def test_a_scale_without_width_is_named_with_what_to_pass():
+    from cfcore.models import CourseMixture, ResidualMixture
+
+    constant = sp.csr_matrix(np.full((5, 4), 3.0))
+    for model in (ResidualMixture(2, seeds=[0]), CourseMixture([1])):
+        with pytest.raises(ValueError, match=r"\(3, 3\) has no width.*rating_scale="):
+            model.fit(constant)
+    fitted = ResidualMixture(2, seeds=[0], rating_scale=(1, 5)).fit(constant)
+    np.testing.assert_allclose(fitted.predict([0, 4], [0, 3]), 3.0)
+
+
+def test_item_features_must_be_one_row_per_item():
+    from cfcore.models import HybridMixture
+
+    with pytest.raises(ValueError, match=r"\(items, features\) array.*got shape \(5,\)"):
+        HybridMixture(2, seeds=[0], item_features=np.ones(5)).fit(_ratings_6x5())

@@ -70,7 +70,6 @@ class RatingModel:
 
     def fit(self, train) -> RatingModel:
         X, declared = training_ratings(train)
-        self.shape_ = X.shape
         low, high = self.rating_scale or declared or (X.data.min(), X.data.max())
         self.scale_ = (float(low), float(high))
         if X.data.min() < low or X.data.max() > high:
@@ -78,7 +77,9 @@ class RatingModel:
                 f"{self.name}: train holds ratings from {X.data.min():g} to {X.data.max():g}, "
                 f"outside rating_scale {self.scale_}; pass the scale the ratings are on"
             )
+        self.__dict__.pop("shape_", None)  # a refit that fails leaves no half-replaced model
         self._fit(X)
+        self.shape_ = X.shape  # fitted only once _fit has succeeded
         return self
 
     def predict(self, rows, cols) -> np.ndarray:

@@ -167,10 +167,14 @@ class HybridMixture(ResidualMixture):
         n_items = X.shape[1]
         if self.features_ is None:
             self.features_ = np.zeros((n_items, 0))
-        if self.features_.shape[0] != n_items or not np.isfinite(self.features_).all():
+        if (
+            self.features_.ndim != 2
+            or self.features_.shape[0] != n_items
+            or not np.isfinite(self.features_).all()
+        ):
             raise ValueError(
-                f"item_features must be finite, one row per item ({n_items}), "
-                f"got shape {self.features_.shape}"
+                f"item_features must be a finite (items, features) array, one row per item "
+                f"({n_items}), got shape {self.features_.shape}"
             )
         super()._fit(X)
 

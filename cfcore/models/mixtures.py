@@ -73,6 +73,12 @@ def scaled_variance(variance: float | None, scale: tuple[float, float]) -> float
     if variance is None:
         return None
     low, high = scale
+    if high == low:
+        raise ValueError(
+            f"the rating scale ({low:g}, {high:g}) has no width, so no variance can be stated "
+            "on it (every training rating is the same and the scale was inferred from them?); "
+            "pass rating_scale=(lowest, highest) possible rating"
+        )
     return variance * ((high - low) / REFERENCE_SCALE_WIDTH) ** 2
 
 
@@ -110,12 +116,18 @@ class CourseMixture(RatingModel):
         if select not in ("bic", "validation"):
             raise ValueError(f"select must be 'bic' or 'validation', got {select!r}")
         super().__init__(name=name, rating_scale=rating_scale)
-        self.Ks, self.seeds, self.select = tuple(Ks), tuple(check_seeds(seeds)), select
+        self.Ks = tuple(check_count(K, "every K in Ks") for K in Ks)
+        self.seeds, self.select = tuple(check_seeds(seeds)), select
         self.validation_fraction = validation_fraction
 
     def _fit(self, X):
         self.train_ = X  # the training ratings, for ``incremental.LiveModel`` to learn on from
         Ks = [K for K in self.Ks if K <= X.shape[0]]
+        if not Ks:
+            raise ValueError(
+                f"{self.name}: every K in Ks={list(self.Ks)} exceeds the {X.shape[0]} users of "
+                "train; a mixture needs at least as many users as components"
+            )
         shift = self.scale_[0]
         shifted = with_data(X, X.data - shift)  # >= 0, every stored entry still observed
         options = dict(
@@ -210,7 +222,7 @@ class ResidualMixture(RatingModel):
         self.sides = tuple(sides)
         if not self.sides or set(self.sides) - {"users", "items"}:
             raise ValueError(f"sides must be a non-empty subset of ('users', 'items'), got {sides}")
-        self.K, self.seeds = K, tuple(check_seeds(seeds))
+        self.K, self.seeds = check_count(K, "K"), tuple(check_seeds(seeds))
         self.prior_variance = map_em.check_prior_variance(prior_variance)
         self.reg_user, self.reg_item, self.use_biases = reg_user, reg_item, biases
         if not biases and self.prior_variance is not None:
@@ -224,6 +236,12 @@ class ResidualMixture(RatingModel):
         self.train_ = X  # the training ratings, for ``incremental.LiveModel`` to learn on from
         self.prior_variance_ = scaled_variance(self.prior_variance, self.scale_)
         self.min_variance_ = scaled_variance(self.min_variance, self.scale_)
+        for side, n_rows in (("users", X.shape[0]), ("items", X.shape[1])):
+            if side in self.sides and self.K > n_rows:
+                raise ValueError(
+                    f"{self.name}: K={self.K} exceeds the {n_rows} {side} of train, and the "
+                    f"{side} side clusters the {side} into K components; lower K"
+                )
         residuals = self._fit_offsets(X)
         self.fits_, self.mixtures_, self.unconverged_ = {}, {}, 0
         layouts = {  # each side checked and laid out once, for all its seeds

@@ -88,9 +88,10 @@ class SurpriseModel:
 
         X, declared = training_ratings(train)
         scale = self.rating_scale or declared or (float(X.data.min()), float(X.data.max()))
-        self.shape_ = X.shape
-        self.algo_ = getattr(surprise, self.class_name)(**self.params)
-        self.algo_.fit(trainset_from_csr(X, scale))
+        self.__dict__.pop("algo_", None)  # a refit that fails leaves no half-replaced model
+        algo = getattr(surprise, self.class_name)(**self.params)
+        algo.fit(trainset_from_csr(X, scale))
+        self.shape_, self.algo_ = X.shape, algo
         return self
 
     def predict(self, rows, cols) -> np.ndarray:

@@ -376,6 +376,12 @@ def test_partial_fit_is_the_same_updates_and_adds_users(residual):
     assert one.n_users == 43 and one.ratings()[42, 1] == 2.0
     one.undo()
     assert one.n_users == 42
+    one.partial_fit(sp.csr_matrix(([2.0], ([43], [1])), shape=(46, 12)))
+    assert one.n_users == 46  # a matrix's rows are the users after it, rated or not
+    one.undo()
+    one.partial_fit(([], [], []))  # nothing to learn: a call that changes nothing
+    assert one.n_users == 42
+    assert_close(one.ratings().toarray(), other.ratings().toarray())
 
 
 # -- (e) bad input ----------------------------------------------------------------------------
@@ -397,6 +403,14 @@ def test_bad_input_gets_a_clear_error(course, residual):
         (lambda: live.update(3, [(0, 3.0)]), TypeError, "mapping"),
         (lambda: live.partial_fit(([1, 2], [0], [3.0])), ValueError, "one length"),
         (lambda: live.partial_fit(([1, 1], [0, 0], [3.0, 4.0])), ValueError, "twice"),
+        (
+            lambda: live.partial_fit(sp.coo_matrix(([2.0, 2.0], ([0, 0], [1, 1])), shape=(40, 12))),
+            ValueError,
+            "1 duplicate",
+        ),  # a COO matrix would otherwise sum them into one rating of 4
+        (lambda: live.partial_fit(([45], [0], [3.0])), ValueError, r"rows must lie in \[0, 41\)"),
+        (lambda: live.predict([[0, 1]], [0, 1]), ValueError, "1-D"),
+        (lambda: live.rate(3, 0, None), TypeError, "got None"),
         (lambda: live.partial_fit(sp.csr_matrix((40, 5))), ValueError, "12 columns"),
         (lambda: live.partial_fit("ratings"), TypeError, "rows, cols, values"),
         (lambda: live.predict([0], [12]), ValueError, r"cols must lie in \[0, 12\)"),

@@ -350,9 +350,12 @@ def test_was_compares_with_the_posterior_before_the_last_action(recommender):
 
 def test_a_rating_session_keeps_the_values_it_replaced():
     class Checked:
-        """What a session uses of a Recommender: its checks of a row, and fold_in."""
+        """What a session uses of a Recommender: item ids, its checks of a row, fold_in."""
 
         scale = (1.0, 5.0)
+
+        def item_id(self, item):
+            return item
 
         def row(self, ratings):
             for rating in ratings.values():
@@ -479,8 +482,43 @@ def test_a_session_keeps_no_more_undo_than_its_model_can_take_back(live_recommen
     session.undo()
     session.undo()
     assert session.ratings == {101: 3.0} and not session.can_undo
-    with pytest.raises(ValueError, match=r"max_undo must be a number of ratings >= 1"):
-        widgets.RatingSession(recommender, max_undo=0)
+    with pytest.raises(ValueError, match=r"max_undo must be a number of ratings >= 0"):
+        widgets.RatingSession(recommender, max_undo=-1)
+
+
+def test_a_session_on_a_model_without_undo_keeps_nothing_to_undo(live_recommender):
+    recommender, model = live_recommender
+    session = LiveSession(recommender, LiveModel(model, max_undo=0))
+    session.rate(101, 3)
+    assert not session.can_undo and session.undo() is None
+    assert session.ratings == {101: 3.0}
+
+
+def test_a_session_undoes_only_its_own_ratings_of_a_shared_model(live_recommender):
+    recommender, model = live_recommender
+    live = live_model(model)
+    first, second = LiveSession(recommender, live), LiveSession(recommender, live)
+    first.rate(101, 5)
+    before = first.user().predictions
+    second.rate(102, 1)
+    with pytest.raises(RuntimeError, match="learnt from another caller"):
+        first.undo()  # live's undo would take back the second session's rating
+    assert first.ratings == {101: 5.0} and first.can_undo  # refused: nothing changed
+    second.undo()
+    np.testing.assert_array_equal(first.user().predictions, before)
+    first.undo()
+    assert first.ratings == {} and live.n_users == model.shape_[0] + 2
+
+
+def test_a_rating_session_keys_ratings_by_item_id_however_the_item_is_named(live_recommender):
+    recommender, _ = live_recommender
+    session = widgets.RatingSession(recommender)
+    title = recommender.title(101)
+    session.rate(title, 4)
+    change = session.rate(101, 2)  # the same item by its id: a re-rating
+    assert change.previous == 4.0 and session.ratings == {101: 2.0}
+    session.undo()
+    assert session.ratings == {101: 4.0}
 
 
 def test_the_app_panel_rates_through_the_live_model(live_recommender):

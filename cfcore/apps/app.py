@@ -30,6 +30,7 @@ import pickle
 import sys
 import tempfile
 import warnings
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -218,8 +219,9 @@ class LiveSession(RatingSession):
     """
 
     def __init__(self, recommender: Recommender, live: LiveModel):
-        super().__init__(recommender, max_undo=live.max_undo or None)  # what live can undo
+        super().__init__(recommender, max_undo=live.max_undo)  # what live can undo
         self.live = live
+        self._calls: deque[int] = deque(maxlen=live.max_undo)  # live's calls made for us
         with engine.using(APP_ENGINE):
             self.user_index = live.add_user()
 
@@ -227,10 +229,17 @@ class LiveSession(RatingSession):
         column = self.recommender.column(change.item_id)
         with engine.using(APP_ENGINE):
             self.live.rate(self.user_index, column, change.rating)
+        self._calls.append(self.live.last_call)
 
     def _forget(self, change: RatingChange) -> None:
+        if self.live.last_call != self._calls[-1]:
+            raise RuntimeError(
+                "undo: the live model has learnt from another caller since this rating; "
+                "its undo would take back theirs, so this rating can no longer be undone here"
+            )
         with engine.using(APP_ENGINE):
             self.live.undo()
+        self._calls.pop()
 
     def user(self) -> UserFold:
         """The live model's posterior and predictions (clipped to the scale) for the user."""

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from .._validation import check_count
 from ..data import RatingsData
 from .recommend import plain_value
 
@@ -113,8 +114,13 @@ class ItemCatalogue:
     def title(self, item) -> str:
         return str(self.titles[self.column(item)])
 
+    def item_id(self, item):
+        """The id of an item given by id or title (what ratings are keyed by)."""
+        return plain_value(self.data.item_ids[self.column(item)])
+
     def search(self, query: str, limit: int = 20) -> list:
         """Ids of the items whose title contains query (case-insensitive), most rated first."""
+        limit = check_count(limit, "limit", minimum=0)
         query = str(query).lower().strip()
         hits = np.flatnonzero(np.char.find(self._lower_titles, query) >= 0)
         hits = hits[np.argsort(-self.n_ratings[hits], kind="stable")][:limit]

@@ -100,15 +100,15 @@ class RatingSession:
     ``rate(item_id, rating)`` adds or replaces one rating; ``undo()`` restores exactly the
     ratings before the last ``rate`` (an earlier rating of a re-rated item comes back);
     ``user()`` is what the model says about the user now; max_undo: how many ratings can be
-    taken back (None: all of them). This session folds the ratings in
+    taken back (None: all of them; 0: none). This session folds the ratings in
     without changing the model (``Recommender.fold_in``: one E-step of a course mixture, or
     a model's ``fold_in``); a subclass that learns from every rating (``cfcore.apps.app.
     LiveSession``: incremental EM) does it in ``_learn`` and takes it back in ``_forget``.
     """
 
     def __init__(self, recommender: Recommender, max_undo: int | None = None):
-        if max_undo is not None and (isinstance(max_undo, bool) or int(max_undo) < 1):
-            raise ValueError(f"max_undo must be a number of ratings >= 1 or None, got {max_undo!r}")
+        if max_undo is not None and (isinstance(max_undo, bool) or int(max_undo) < 0):
+            raise ValueError(f"max_undo must be a number of ratings >= 0 or None, got {max_undo!r}")
         self.recommender, self.max_undo = recommender, max_undo
         self.ratings: dict = {}
         self.undo_stack: list[RatingChange] = []
@@ -118,8 +118,10 @@ class RatingSession:
         return bool(self.undo_stack)
 
     def rate(self, item_id, rating) -> RatingChange:
-        """Rate an item; an unknown item or a rating off the scale raises, changing nothing."""
-        self.recommender.row({**self.ratings, item_id: rating})  # checks the item and value
+        """Rate an item (by id or title; the ratings are keyed by its id); an unknown item or a
+        rating off the scale raises, changing nothing."""
+        item_id = self.recommender.item_id(item_id)  # one key per item, however named
+        self.recommender.row({**self.ratings, item_id: rating})  # checks the value
         change = RatingChange(item_id, float(rating), self.ratings.get(item_id))
         self._learn(change)
         self.undo_stack.append(change)
@@ -132,8 +134,9 @@ class RatingSession:
         """Take the last rating back (None when there is none to take back)."""
         if not self.undo_stack:
             return None
-        change = self.undo_stack.pop()
-        self._forget(change)
+        change = self.undo_stack[-1]
+        self._forget(change)  # first: if it refuses, the session is left as it was
+        self.undo_stack.pop()
         self.ratings = unrate(self.ratings, change)
         return change
 

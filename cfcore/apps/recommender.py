@@ -172,6 +172,10 @@ class Recommender:
     def title(self, item) -> str:
         return self.items.title(item)
 
+    def item_id(self, item):
+        """The id of an item given by id or title (``ItemCatalogue.item_id``)."""
+        return self.items.item_id(item)
+
     def search(self, query: str, limit: int = 20) -> list:
         """Ids of the items whose title contains query (case-insensitive), most rated first."""
         return self.items.search(query, limit)

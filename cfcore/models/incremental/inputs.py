@@ -6,9 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import numpy as np
-import scipy.sparse as sp
 
-from ..._validation import is_sparse
+from ..._validation import canonical_csr, is_sparse
 from ...engine import stored_rows
 
 # -- indices ---------------------------------------------------------------------------------
@@ -26,6 +25,8 @@ def check_indices(indices, size: int, name: str) -> np.ndarray:
     indices = np.asarray(indices)
     if indices.size and not np.issubdtype(indices.dtype, np.integer):
         raise TypeError(f"{name} must be integer indices, got dtype {indices.dtype}")
+    if indices.ndim > 1:
+        raise ValueError(f"{name} must be a 1-D array of indices, got shape {indices.shape}")
     indices = indices.astype(np.intp).ravel()
     if indices.size and (indices.min() < 0 or indices.max() >= size):
         raise ValueError(f"{name} must lie in [0, {size}), got [{indices.min()}, {indices.max()}]")
@@ -42,6 +43,8 @@ def check_count(value, name: str) -> int:
 
 
 def check_values(values: np.ndarray, cols: np.ndarray, name: str, scale) -> np.ndarray:
+    if any(value is None for value in np.ravel(np.asarray(values, dtype=object))):
+        raise TypeError(f"{name} must be numbers (ratings), got None")
     try:
         values = np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError) as err:
@@ -74,30 +77,38 @@ def check_ratings(ratings, n_items: int, scale) -> tuple[np.ndarray, np.ndarray]
 
 def check_batch(
     ratings, n_users: int, n_items: int, scale
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """(rows, cols, values, how many users the model has after the batch).
+
+    A matrix's rows are the users after it; arrays may name at most len(rows) new users
+    (rows up to n_users + len(rows) - 1), so that a mistyped index cannot add thousands.
+    """
     if is_sparse(ratings):
-        matrix = sp.csr_matrix(ratings)
+        matrix = canonical_csr(ratings, "ratings")  # refuses a pair stored twice
         if matrix.shape[1] != n_items or matrix.shape[0] < n_users:
             raise ValueError(
                 f"ratings: a matrix must have the model's {n_items} columns and at "
                 f"least its {n_users} rows, got shape {matrix.shape}"
             )
-        matrix.sum_duplicates()
         rows, cols, values = stored_rows(matrix), matrix.indices, matrix.data
+        users_after = matrix.shape[0]
     else:
         try:
             rows, cols, values = ratings
         except (TypeError, ValueError) as err:
             raise TypeError("ratings must be (rows, cols, values) arrays or a CSR matrix") from err
+        users_after = None
     if not np.shape(rows) == np.shape(cols) == np.shape(values) or np.ndim(rows) != 1:
         raise ValueError("ratings: rows, cols and values must be 1-D arrays of one length")
-    rows = check_indices(rows, n_users + len(rows), "rows")
+    rows = check_indices(rows, users_after or n_users + len(rows), "rows")
     cols = check_indices(cols, n_items, "cols")
     values = check_values(values, cols, "values", scale)
     pairs = rows.astype(np.int64) * n_items + cols
     if np.unique(pairs).size != pairs.size:
         raise ValueError("ratings names a (row, col) pair twice; give one rating per pair")
-    return rows, cols, values
+    if users_after is None:
+        users_after = max(n_users, int(rows.max()) + 1 if rows.size else 0)
+    return rows, cols, values, users_after
 
 
 # -- a new item ------------------------------------------------------------------------------

@@ -3,6 +3,7 @@ arrays with spare room (``with_room``) and the ratings stored by row (``Rows``).
 
 from __future__ import annotations
 
+import itertools
 import operator
 
 import numpy as np
@@ -18,8 +19,11 @@ class Journal:
     list element, ``keep_rows`` the rows of an array about to be written in place.
     """
 
+    _serials = itertools.count()
+
     def __init__(self):
         self._saved = []
+        self.serial = next(Journal._serials)  # which call this is, unique in the process
 
     def keep(self, owner, name: str) -> None:
         self._saved.append((setattr, owner, name, getattr(owner, name)))

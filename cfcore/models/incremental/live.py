@@ -197,14 +197,20 @@ class LiveModel:
         """Learn a batch of ratings: (rows, cols, values) arrays, or a CSR matrix with the
         model's columns whose rows are the model's users and then new ones.
 
-        A row index >= n_users adds users up to it (every index between becomes a user);
-        each user's ratings are one ``update``, users in increasing order. One ``undo``
-        takes the whole batch back.
+        New users: a matrix's rows beyond n_users, all of them, rated or not; with arrays,
+        a row index >= n_users adds users up to it (every index between becomes a user), at
+        most len(rows) of them (a larger index is refused, as a likely mistake). Each user's
+        ratings are one ``update``, users in increasing order; a batch without ratings adds
+        only its users. One ``undo`` takes the whole batch back.
         """
-        rows, cols, values = check_batch(ratings, self.n_users, self.n_items, self.scale)
+        rows, cols, values, users_after = check_batch(
+            ratings, self.n_users, self.n_items, self.scale
+        )
         with self._recording() as journal:
-            while self.n_users <= (rows.max() if rows.size else -1):
+            while self.n_users < users_after:
                 self._add_user(journal)
+            if not rows.size:
+                return
             order = np.argsort(rows, kind="stable")
             rows, cols, values = rows[order], cols[order], values[order]
             users, starts = np.unique(rows, return_index=True)
@@ -244,6 +250,12 @@ class LiveModel:
         with self._recording() as journal:
             for side in self._sides.values():
                 side.commit(side.patch(np.arange(side.n_coords)), journal)
+
+    @property
+    def last_call(self) -> int | None:
+        """A number naming the learning call ``undo`` would take back (None: there is none),
+        so that a caller sharing the model can tell whether that call is still its own."""
+        return self._history[-1].serial if self._history else None
 
     def undo(self) -> None:
         """Restore exactly (bit for bit) the state before the last learning call."""

@@ -237,3 +237,56 @@ def test_errors_inside_a_command_never_print_a_traceback(error, folds_of, monkey
     monkeypatch.setattr(cfcore.data, "load_folds", load_folds)
     assert main(["evaluate", "--dataset", "x", "--models", "global-mean"]) in (1, 2)
     assert _one_line(capsys).startswith("cfcore evaluate: ")
+
+
+@pytest.mark.parametrize("option", ["--models", "--folds"])
+def test_a_name_given_twice_is_an_error_not_counted_twice(option, capsys):
+    names = "global-mean,global-mean" if option == "--models" else "u1,u1"
+    assert main(["evaluate", "--dataset", "ml-100k", option, names]) == 2
+    assert f"{option} names {names.split(',')[0]} more than once" in _one_line(capsys)
+
+
+def test_evaluate_passes_scale_for_a_file_and_refuses_it_for_a_named_data_set(folds_of, capsys):
+    calls = folds_of(_fold())
+    command = ["evaluate", "--dataset", "r.csv", "--models", "global-mean", "--scale", "1", "5"]
+    assert main(command) == 0
+    assert calls == [{"scale": (1.0, 5.0)}]
+    assert main(["evaluate", "--dataset", "ml-100k", "--scale", "1", "5"]) == 2
+    assert "--scale: ml-100k declares its own scale" in _one_line(capsys)
+
+
+def _write(path, lines) -> str:
+    path.write_text("".join(f"{line}\n" for line in lines))
+    return str(path)
+
+
+def test_files_that_cannot_be_split_or_read_as_ratings_exit_2_saying_why(tmp_path, capsys):
+    single = _write(tmp_path / "single.csv", ["1,10,5"])
+    assert main(["evaluate", "--dataset", single, "--models", "global-mean"]) == 2
+    assert "fold f1 has no test ratings (1 rating(s) in all)" in _one_line(capsys)
+    dense = _write(tmp_path / "dense.txt", [" ".join(["0", "5", "3"] * 10)] * 4)
+    assert main(["evaluate", "--dataset", dense, "--models", "global-mean"]) == 2
+    assert "its first line holds 30 numbers, which reads as a dense matrix" in _one_line(capsys)
+    assert main(["evaluate", "--dataset", str(tmp_path / "absent.csv")]) == 2
+    assert "there is no file" in _one_line(capsys)
+    assert main(["evaluate", "--dataset", str(tmp_path)]) == 2
+    assert "is a folder, not a ratings file" in _one_line(capsys)
+
+
+def test_recommend_takes_scale_and_bad_lines_and_names_a_model_for_a_small_file(tmp_path, capsys):
+    lines = [f"{u},{i},{2 + (u * i) % 4}" for u in range(12) for i in range(8)]  # 2..5 only
+    path = _write(tmp_path / "r.csv", [*lines, "0,0,4"])  # the last line repeats a pair
+    command = ["recommend", "--ratings", path, "--rate", "3=1", "--model", "course-em"]
+    assert main(command) == 2
+    assert "pass --on-bad-lines skip" in _one_line(capsys)
+    assert main([*command, "--on-bad-lines", "skip"]) == 2
+    assert "1 is outside the ratings' scale 2-5" in capsys.readouterr().err
+    assert main([*command, "--on-bad-lines", "skip", "--scale", "1", "5", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert "skipped 1 duplicate pair" in captured.err
+    assert all(1 <= record["predicted"] <= 5 for record in json.loads(captured.out))
+    small = _write(tmp_path / "small.csv", lines[:24])  # 3 users
+    assert main(["recommend", "--ratings", small, "--rate", "3=4"]) == 2
+    assert "exceeds the 3 users" in (line := _one_line(capsys)) and "--model course-em" in line
+    assert main(["recommend", "--ratings", str(tmp_path), "--rate", "3=4"]) == 2
+    assert "is a folder, not a file" in _one_line(capsys)

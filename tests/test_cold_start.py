@@ -266,7 +266,7 @@ def test_load_folds_splits_a_file_by_the_protocol(tmp_path):
         load_folds(str(path), protocol="cold")
     with pytest.raises(ValueError, match=r"choose from \['cold-items-0'"):
         load_folds(str(path), ["f1"], protocol="cold-items")
-    with pytest.raises(FileNotFoundError, match="nope.csv is none"):
+    with pytest.raises(FileNotFoundError, match="there is no file .*nope.csv"):
         load_dataset(str(tmp_path / "nope.csv"))
 
 

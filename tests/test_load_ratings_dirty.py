@@ -252,3 +252,10 @@ def test_ratings_too_large_for_any_model_are_named_with_the_file(tmp_path):
     path = write_lines(tmp_path, ["u,i,4", "u,j,1e300"])
     with pytest.raises(ValueError, match=r"ratings.csv: .*overflow"):
         load_ratings(path, on_bad_lines="skip")
+
+
+def test_an_integer_dtype_is_refused_rather_than_cutting_half_stars(tmp_path):
+    path = tmp_path / "half.csv"
+    path.write_text("1,1,4.5\n2,1,3\n")
+    with pytest.raises(TypeError, match="would cut 4.5 down to 4"):
+        load_ratings(path, scale=(0, 5), dtype=np.int64)

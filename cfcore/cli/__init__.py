@@ -2,12 +2,13 @@
 
 ``python -m cfcore reproduce [--data-dir DIR] [--json]``
 ``python -m cfcore evaluate --dataset ml-100k|course|PATH [--protocol folds|cold-items|cold-users]
-[--folds u1,u2] [--models a,b] [--on-bad-lines error|skip|warn] [--json]``: held-out RMSE
-per fold, and by the number of training ratings of the test pair's item and user.
+[--folds u1,u2] [--models a,b] [--on-bad-lines error|skip|warn] [--scale LOW HIGH] [--json]``:
+held-out RMSE per fold, and by the number of training ratings of the test pair's item and user.
 ``python -m cfcore bench [--json] [--quick] [--only SECTION ...] [--no-progress]``
 ``python -m cfcore recommend --ratings ml-100k|PATH [--items PATH] --rate "TITLE=RATING" ...
-[--model NAME] [-n 10] [--json]``: a new user's top-n, folded into a model fitted on every
-rating (a title or item id the data does not know exits 2, naming close titles).
+[--model NAME] [-n 10] [--on-bad-lines error|skip|warn] [--scale LOW HIGH] [--json]``: a new
+user's top-n, folded into a model fitted on every rating (a title or item id the data does
+not know exits 2, naming close titles).
 
 ``evaluate --protocol`` says what each fold holds out: ``folds`` (the default) the data set's
 own folds (ml-100k: u1..u5; course: the entries missing from netflix_incomplete; a file:

@@ -6,52 +6,35 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 from pathlib import Path
 
-from .common import one_line, say
+from .common import as_cli_advice, names_option, one_line, say
 
 #: a warning when more than this share of a fold's test users (or items) is cold
 COLD_SHARE = 0.5
-
-
-def _names(text: str | None, option: str, example: str) -> list[str] | None:
-    """Comma-separated names; None when the option was not given; empty is an error."""
-    if text is None:
-        return None
-    names = [part.strip() for part in text.split(",") if part.strip()]
-    if not names:
-        raise ValueError(f"{option} names no {option[2:-1]}; pass e.g. {option} {example}")
-    return names
 
 
 def _load_folds(args: argparse.Namespace):
     """The folds of --dataset by --protocol (--folds picks among them by name), with the
     file's path in every message about the file."""
     from ..data import load_folds
+    from ..data.registry import DATASETS
 
-    folds = _names(args.folds, "--folds", "f1,f2")
+    folds = names_option(args.folds, "--folds", "f1,f2")
     options = {} if args.on_bad_lines == "error" else {"on_bad_lines": args.on_bad_lines}
     if args.protocol != "folds":
         options["protocol"] = args.protocol
+    if args.scale is not None:
+        if args.dataset in DATASETS:
+            raise ValueError(f"--scale: {args.dataset} declares its own scale; give it for a file")
+        options["scale"] = tuple(args.scale)
     try:
         return load_folds(args.dataset, folds, args.data_dir, **options)
     except (ValueError, UnicodeDecodeError, OSError) as err:
-        message = _as_cli_advice(one_line(err))
+        message = as_cli_advice(one_line(err))
         if Path(args.dataset).is_file() and args.dataset not in message:
             message = f"{args.dataset}: {message}"
         raise ValueError(message) from None
-
-
-def _as_cli_advice(message: str) -> str:
-    """The loader's advice in the CLI's terms: its option, and no Python keyword it lacks."""
-    message = re.sub(r"on_bad_lines=['\"](\w+)['\"]", r"--on-bad-lines \1", message)
-    return re.sub(
-        r"pass encoding=.*$",
-        "convert the file to UTF-8 first (e.g. iconv -f latin1 -t utf-8), or read it with "
-        "cfcore.data.load_ratings(path, encoding=...)",
-        message,
-    )
 
 
 def _cold_warnings(folds, protocol: str = "folds") -> list[str]:
@@ -166,13 +149,14 @@ def _evaluate(args: argparse.Namespace) -> int:
     from ..evaluation import as_records, format_table
     from ..models import MODELS, make_models
 
-    names = _names(
+    names = names_option(
         args.models, "--models", "global-mean,biases (choose from " + ", ".join(MODELS) + ")"
     )
     models = make_models(names)
     folds = _load_folds(args)
     report = getattr(folds[0].train, "load_report", None)
-    if report is not None:
+    warned = args.on_bad_lines == "warn" and report is not None and report.n_skipped
+    if report is not None and not warned:  # warn has printed it already, as its warning
         say("evaluate", str(report))
     for warning in _cold_warnings(folds, args.protocol):
         say("evaluate", warning)

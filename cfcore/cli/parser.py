@@ -21,6 +21,28 @@ class Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
+def add_bad_lines_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--on-bad-lines",
+        choices=["error", "skip", "warn"],
+        default="error",
+        help="a ratings file's bad lines (empty or non-numeric ratings, too few fields, "
+        "ratings outside the scale, repeated pairs): stop at the first (error, the default), "
+        "or leave them out and print a report on stderr (skip, warn)",
+    )
+
+
+def add_scale_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--scale",
+        nargs=2,
+        type=float,
+        metavar=("LOW", "HIGH"),
+        help="a ratings file's lowest and highest possible rating, e.g. --scale 1 5 "
+        "(default: the file's smallest and largest rating, which a file may miss)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(
         prog="python -m cfcore",
@@ -89,14 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--data-dir",
         help="folder of the course files (--dataset course) or of MovieLens 100K (ml-100k)",
     )
-    evaluate.add_argument(
-        "--on-bad-lines",
-        choices=["error", "skip", "warn"],
-        default="error",
-        help="a ratings file's bad lines (empty or non-numeric ratings, too few fields, "
-        "ratings outside the scale, repeated pairs): stop at the first (error, the default), "
-        "or leave them out and print a report on stderr (skip, warn)",
-    )
+    add_bad_lines_option(evaluate)
+    add_scale_option(evaluate)
     evaluate.add_argument("--json", action="store_true", help="print JSON instead of a table")
     evaluate.add_argument(
         "--progress", action="store_true", help="report each model on stderr as it finishes"
@@ -163,6 +179,8 @@ def build_parser() -> argparse.ArgumentParser:
     recommend.add_argument(
         "-n", type=int, default=10, help="how many recommendations to print (default 10)"
     )
+    add_bad_lines_option(recommend)
+    add_scale_option(recommend)
     recommend.add_argument(
         "--json",
         action="store_true",

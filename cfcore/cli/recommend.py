@@ -7,7 +7,7 @@ import argparse
 import json
 from pathlib import Path
 
-from .common import one_line, say
+from .common import as_cli_advice, one_line, say
 
 #: the model ``recommend`` folds a new user into unless --model names another: the hybrid,
 #: which uses the item file's genres and years (without them it is the residual mixture)
@@ -29,11 +29,12 @@ def _recommend_model(name: str) -> str:
 def _read_file(path: str, option: str, loader):
     """loader(path), with the option and the path in every message about the file."""
     if not Path(path).is_file():
-        raise FileNotFoundError(f"{option} {path}: no such file")
+        why = "is a folder, not a file" if Path(path).is_dir() else "no such file"
+        raise FileNotFoundError(f"{option} {path}: {why}")
     try:
         return loader(path)
     except (ValueError, UnicodeDecodeError, OSError) as err:
-        message = one_line(err)
+        message = as_cli_advice(one_line(err))
         raise ValueError(message if path in message else f"{option} {path}: {message}") from None
 
 
@@ -42,9 +43,17 @@ def _recommend_ratings(args: argparse.Namespace):
     from ..data import attach_items, load_items, load_movielens_100k, load_ratings
 
     if args.ratings == "ml-100k":
+        if args.scale is not None:
+            raise ValueError("--scale: ml-100k declares its own scale (1-5); give it for a file")
         ratings = load_movielens_100k().ratings
     else:
-        ratings = _read_file(args.ratings, "--ratings", load_ratings)
+        options = {"on_bad_lines": args.on_bad_lines}
+        if args.scale is not None:
+            options["scale"] = tuple(args.scale)
+        ratings = _read_file(args.ratings, "--ratings", lambda p: load_ratings(p, **options))
+        if ratings.load_report is not None and ratings.load_report.n_skipped:
+            if args.on_bad_lines == "skip":  # warn has printed it already, as its warning
+                say("recommend", str(ratings.load_report))
     if args.items is not None:
         ratings = attach_items(ratings, _read_file(args.items, "--items", load_items))
     return ratings
@@ -98,7 +107,13 @@ def _recommend(args: argparse.Namespace) -> int:
     rates = {text: _parse_rate(text) for text in args.rate}  # before the data is read
     ratings = _recommend_ratings(args)
     user = _new_user(rates, ItemCatalogue(ratings), ratings.scale)
-    recommender = fit_recommender(ratings, model)
+    try:
+        recommender = fit_recommender(ratings, model)
+    except ValueError as err:  # a file too small for the model's K: name the model that fits
+        message = as_cli_advice(one_line(err))
+        raise ValueError(
+            message.replace("lower K", "--model course-em chooses K among those the data allows")
+        ) from None
     recommendations = recommender.top_n(user, args.n)
     if not recommendations:
         say("recommend", "every item is rated or has too few ratings: nothing left to recommend")

@@ -143,6 +143,7 @@ def rating_lines(path: Path, text: str, sep: str, header, usecols):
         raise ValueError(f"{path} is empty: it holds no ratings")
     if header is None:
         header = looks_like_header(lines[0], sep, usecols)
+    _refuse_a_dense_matrix(path, lines[int(bool(header)) :][:1], sep, usecols)
     body = text
     if header:
         body = text[text.find(lines[0]) + len(lines[0]) :]  # its first occurrence: the header
@@ -150,6 +151,25 @@ def rating_lines(path: Path, text: str, sep: str, header, usecols):
         if not lines:
             raise ValueError(f"{path} holds a header line but no ratings")
     return lines, numbers, body
+
+
+#: more fields than this on a line of numbers, read by the default columns, is a dense matrix
+DENSE_FIELDS = 20
+
+
+def _refuse_a_dense_matrix(path: Path, first: list[str], sep: str, usecols) -> None:
+    """A dense matrix (a row of ratings per user, as the course's files) would otherwise be
+    read as (user, item, rating) from its first three numbers, every other column ignored."""
+    if not first or usecols != (0, 1, 2):
+        return
+    fields = next(iter(split_lines(first, sep)))
+    if len(fields) > DENSE_FIELDS and all(is_number(field) for field in fields):
+        raise ValueError(
+            f"{path}: its first line holds {len(fields):,} numbers, which reads as a dense "
+            "matrix (one row per user, one column per item, 0 = missing), not as user, "
+            "item, rating lines; load it with RatingsData.from_dense(np.loadtxt(path)) (the "
+            "course's files: the data set 'course'), or pass usecols for a wide ratings file"
+        )
 
 
 # --- parsing: numpy's C reader for canonical integer ids, else line by line ----------------

@@ -303,6 +303,11 @@ def load_ratings(
     second); other files are read line by line.
     """
     path = Path(path)
+    if not np.issubdtype(np.dtype(dtype), np.floating):
+        raise TypeError(
+            f"dtype must be a float dtype (float64 or float32), got {np.dtype(dtype)}: an "
+            "integer dtype would cut 4.5 down to 4"
+        )
     usecols = check_usecols(usecols)
     on_bad_lines = check_on_bad_lines(on_bad_lines)
     given_scale, scale = scale, None if scale is None else check_scale(scale)

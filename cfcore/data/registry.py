@@ -79,23 +79,47 @@ PROTOCOLS = ("folds", *COLD_PROTOCOLS)
 
 
 def _unknown_dataset(dataset: str) -> FileNotFoundError:
-    return FileNotFoundError(
-        f"dataset must be one of {', '.join(DATASETS)} or a ratings file; {dataset} is none"
-    )
+    names = ", ".join(DATASETS)
+    if not dataset.strip():
+        return FileNotFoundError(f"dataset is empty: name one of {names} or a ratings file")
+    if Path(dataset).is_dir():
+        why = f"{dataset} is a folder, not a ratings file"
+    elif Path(dataset).suffix or "/" in dataset:  # written as a path
+        why = f"there is no file {dataset}"
+    else:
+        why = f"{dataset} is neither"
+    return FileNotFoundError(f"dataset must be one of {names} or a ratings file; {why}")
 
 
-def load_dataset(dataset: str, data_dir=None, *, on_bad_lines="error") -> RatingsData:
+def _file_ratings(dataset: str, on_bad_lines: str, scale) -> RatingsData | None:
+    """The ratings of the file at that path (None if there is none); scale as load_ratings."""
+    if not Path(dataset).is_file():
+        return None
+    return load_ratings(dataset, on_bad_lines=on_bad_lines, scale=scale)
+
+
+def _named_set(dataset: str, scale) -> bool:
+    """Whether dataset is a named data set, whose scale is its own (scale must be None)."""
+    if dataset not in DATASETS:
+        return False
+    if scale is not None:
+        raise ValueError(f"scale: {dataset} declares its own scale; give scale for a file only")
+    return True
+
+
+def load_dataset(dataset: str, data_dir=None, *, on_bad_lines="error", scale=None) -> RatingsData:
     """All the ratings of a named data set (``DATASET_RATINGS``) or of a ratings file.
 
     ml-100k: 943 x 1,682, 100,000 ratings with titles and genres; course: the observed
-    ratings of netflix_incomplete (1,200 x 1,200). on_bad_lines: as in ``load_folds``.
+    ratings of netflix_incomplete (1,200 x 1,200). on_bad_lines, scale: as in ``load_folds``.
     """
     on_bad_lines = check_on_bad_lines(on_bad_lines)
-    if dataset in DATASET_RATINGS:
+    if _named_set(dataset, scale):
         return DATASET_RATINGS[dataset](data_dir)
-    if Path(dataset).is_file():
-        return load_ratings(dataset, on_bad_lines=on_bad_lines)
-    raise _unknown_dataset(dataset)
+    data = _file_ratings(dataset, on_bad_lines, scale)
+    if data is None:
+        raise _unknown_dataset(dataset)
+    return data
 
 
 def _check_protocol(protocol) -> str:
@@ -104,17 +128,36 @@ def _check_protocol(protocol) -> str:
     return protocol
 
 
-def _own_folds(dataset: str, data_dir, on_bad_lines: str) -> list[Fold]:
-    if dataset in DATASETS:
+def _own_folds(dataset: str, data_dir, on_bad_lines: str, scale) -> list[Fold]:
+    if _named_set(dataset, scale):
         return DATASETS[dataset](data_dir)
-    if Path(dataset).is_file():
-        data = load_ratings(dataset, on_bad_lines=on_bad_lines)
-        return k_fold(data, k=FILE_FOLDS, seed=FILE_SEED)
-    raise _unknown_dataset(dataset)
+    data = _file_ratings(dataset, on_bad_lines, scale)
+    if data is None:
+        raise _unknown_dataset(dataset)
+    return k_fold(data, k=FILE_FOLDS, seed=FILE_SEED)
+
+
+def _check_folds_hold_ratings(folds: list[Fold], dataset: str) -> None:
+    """Every fold needs training and test ratings: a file too small to split says so here,
+    not as every model failing on it."""
+    for fold in folds:
+        for part, data in (("training", fold.train), ("test", fold.test)):
+            if data.n_ratings == 0:
+                total = fold.train.n_ratings + fold.test.n_ratings
+                raise ValueError(
+                    f"{dataset}: fold {fold.name} has no {part} ratings ({total:,} rating(s) in "
+                    "all): the data is too small for this protocol's folds; give more ratings"
+                )
 
 
 def load_folds(
-    dataset: str, fold_names=None, data_dir=None, *, on_bad_lines="error", protocol="folds"
+    dataset: str,
+    fold_names=None,
+    data_dir=None,
+    *,
+    on_bad_lines="error",
+    protocol="folds",
+    scale=None,
 ) -> list[Fold]:
     """The folds of a named data set (``DATASETS``) or of a ratings file, by a protocol.
 
@@ -126,17 +169,24 @@ def load_folds(
     on_bad_lines: for a ratings file, what its bad lines do (see ``load_ratings``): with
         "skip" or "warn" every fold's train and test carry the file's ``load_report``.
         The named data sets are checksummed and have none.
+    scale: a ratings file's (lowest, highest) possible rating (``load_ratings``; default
+        the file's smallest and largest); the named data sets declare their own.
+    Every fold kept must hold training and test ratings (else a ValueError says so).
     """
     on_bad_lines = check_on_bad_lines(on_bad_lines)
     protocol = _check_protocol(protocol)
     if protocol == "folds":
-        folds = _own_folds(dataset, data_dir, on_bad_lines)
+        folds = _own_folds(dataset, data_dir, on_bad_lines, scale)
     else:
-        data = load_dataset(dataset, data_dir, on_bad_lines=on_bad_lines)
+        data = load_dataset(dataset, data_dir, on_bad_lines=on_bad_lines, scale=scale)
         folds = COLD_PROTOCOLS[protocol](data)
     by_name = {fold.name: fold for fold in folds}
     names = list(by_name) if fold_names is None else list(fold_names)
     unknown = [name for name in names if name not in by_name]
     if unknown or not names:
         raise ValueError(f"folds {unknown} are not folds of {dataset}; choose from {list(by_name)}")
-    return [by_name[name] for name in names]
+    if len(set(names)) != len(names):
+        raise ValueError(f"folds {names} name a fold more than once; name each once")
+    chosen = [by_name[name] for name in names]
+    _check_folds_hold_ratings(chosen, dataset)
+    return chosen

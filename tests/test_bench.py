@@ -131,11 +131,11 @@ def test_quick_benchmark_runs_every_section_end_to_end(tmp_path, monkeypatch):
                 by_way["fused"]["log_likelihood"], by_way["numpy"]["log_likelihood"], rtol=1e-10
             )
     for name, result in results["scale"][RESIDUAL].items():
-        assert set(result["ways"]) >= {"today", "numpy, seeds at once"}, name
-        today = result["ways"]["today"]
+        assert set(result["ways"]) >= {"reference", "numpy, seeds at once"}, name
+        reference = result["ways"]["reference"]
         for way in result["ways"].values():
             assert way["largest_prediction_difference"] < 1e-8
-            assert way["rmse"] == pytest.approx(today["rmse"], rel=1e-8)
+            assert way["rmse"] == pytest.approx(reference["rmse"], rel=1e-8)
     law = results["scaling"]
     assert len(law["points"]) == 5
     quick_ratings = bench.QUICK["scaling"]["ratings"]
@@ -192,19 +192,19 @@ def test_the_numpy_and_fused_paths_run_side_by_side():
     )
 
 
-def test_the_residual_benchmark_compares_today_with_the_new_paths():
+def test_the_residual_benchmark_compares_the_reference_with_the_faster_paths():
     fold = bench.residual.long_tailed_fold(600, 300, 3_000)
     result = bench.residual.residual_per_fold(fold, K=2, seeds=range(2))
     ways = result["ways"]
-    assert ways["today"]["speedup"] == 1.0
+    assert ways["reference"]["speedup"] == 1.0
     assert ("fused" in ways) == engine.numba_available()
     for way in ways.values():
         assert way["largest_prediction_difference"] < 1e-8 and way["seconds"] > 0
-        runs = way["runs"]  # 2 seeds x 2 sides, each compared with today's run
+        runs = way["runs"]  # 2 seeds x 2 sides, each compared with the reference's run
         assert runs["runs"] == runs["distinct_starts"] + runs["coinciding_starts"] == 4
         assert runs["largest_difference_distinct_starts"] < 1e-8
         assert 0 <= runs["kept_on_saddle"] <= runs["coinciding_starts"]
-    assert "today" in "\n".join(bench.report._residual_lines({"long-tailed": result}))
+    assert "reference" in "\n".join(bench.report._residual_lines({"long-tailed": result}))
 
 
 def test_coinciding_starts_counts_the_seeded_means_that_repeat():

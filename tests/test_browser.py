@@ -6,7 +6,7 @@ copy of notebook 07 (so autosave never touches the repository). Playwright opens
 Debian's Chromium (``executable_path``; ``playwright install`` is never needed), waits for
 the kernel to be idle, runs all cells, then moves the EM explorer's K slider, picks a user
 and rates three movies, checking each time that the readouts change to exactly what
-``cfcore.widgets`` computes for the same input. A screenshot goes to
+``cfcore.apps.widgets`` computes for the same input. A screenshot goes to
 figures/07_interactive_jupyterlab.png (``$CFCORE_FIGURES`` when set). Server, kernel and
 browser are shut down at the end, and the test fails if any process it started is left.
 

@@ -193,7 +193,7 @@ def test_memory_estimates_grow_as_documented():
         params = {}
 
     knn, _ = memory_estimate(Knn(), 16_000, 1_000, 100_000)
-    assert knn > 3 * 8 * 16_000**2  # the 16,000-user file: several GB
+    assert knn > 3 * 8 * 16_000**2  # a 16,000-user file: several GB
     small, _ = memory_estimate(GlobalMean(), 16_000, 1_000, 100_000)
     assert small < 10**7
     mixture, how = memory_estimate(CourseMixture(), 16_000, 1_000, 100_000)

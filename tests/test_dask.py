@@ -44,7 +44,7 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore:Port 8787 is already in use:UserWarning"),
 ]
 
-#: the tolerance of the issue: the same results as one process to 1e-10 (relative)
+#: the same results as one process, to 1e-10 (relative)
 SAME = 1e-10
 K = 4
 

@@ -1,4 +1,4 @@
-"""cfcore.datasets: the ratings container, any ratings file, the planted generator, splits."""
+"""cfcore.data: the ratings container, any ratings file, the planted generator, splits."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""cfcore.recommend: fold-in equals the fitted posterior, predictions, spread, top-N, errors."""
+"""cfcore.apps.recommend: fold-in equals the fitted posterior; predictions, spread, top-N."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""cfcore.widgets without a browser: every callback, and the widgets driven from Python."""
+"""cfcore.apps.widgets without a browser: every callback, and the widgets driven from Python."""
 
 from __future__ import annotations
 

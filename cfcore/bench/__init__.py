@@ -12,7 +12,8 @@ Four sections:
   iteration, peak resident memory, ns per (rating x component) per iteration, and the
   distance to the floor (the bytes an iteration must move over the streaming bandwidth
   measured in the same process); then the residual mixture per fold on MovieLens 100K u1
-  and on a long-tailed matrix, today's path beside the new one (``cfcore.bench.residual``);
+  and on a long-tailed matrix, the reference path (numpy, one seed after another) beside the
+  faster ones (``cfcore.bench.residual``);
 - ``scaling``: seconds per iteration against the number of ratings and against K, drawn
   into figures/scaling_em_sparse.png;
 - ``dask``: the Netflix-Prize-size matrix written to Parquet, then EM on a 2-worker Dask

@@ -1,17 +1,17 @@
-"""The residual mixture per fold, today's path beside the new one, on the same fold in one run.
+"""The residual mixture per fold: the reference path beside the faster ones, one fold, one run.
 
 Small and long-tailed data (MovieLens 100K; a generated matrix where most users have one or
 two ratings) make EM's cost per iteration mostly overhead: four sparse products, a
 log-sum-exp over (n, K) temporaries and the M-step's (K, d) arrays, a few milliseconds an
 iteration, a few thousand iterations a fold (20 seeds x 2 sides). Three ways are timed:
 
-- ``today``: the numpy engine (``engine.using("numpy")``), one seed after another;
+- ``reference``: the numpy engine (``engine.using("numpy")``), one seed after another;
 - ``numpy, seeds at once``: the numpy engine, the seeds' fits on every core;
 - ``fused``: the compiled one-pass kernel (``cfcore.engine.fused``), seeds on every core.
 
 Each is fitted on the fold's training ratings and scored on its test ratings; the report
 gives seconds per fold, the RMSE of each and the largest difference of any prediction from
-today's (rounding; a run whose start puts two components on the same point sits on a
+the reference's (rounding; a run whose start puts two components on the same point sits on a
 saddle, where rounding decides which way EM leaves it).
 """
 
@@ -31,11 +31,15 @@ from ..models.starts import init_observed
 LONG_TAIL = (16_554, 10_506, 100_000)
 LONG_TAIL_EXPONENTS = {"item_popularity": 1.0, "user_activity": 1.0}
 
-#: a run's means against today's, where both start from K distinct points
+#: a run's means against the reference's, where both start from K distinct points
 SAME_RUN = 1e-8
 
 #: name -> (engine, threads for the seeds)
-PATHS = {"today": ("numpy", 1), "numpy, seeds at once": ("numpy", None), "fused": ("fused", None)}
+PATHS = {
+    "reference": ("numpy", 1),
+    "numpy, seeds at once": ("numpy", None),
+    "fused": ("fused", None),
+}
 
 
 def long_tailed_fold(users: int, items: int, ratings: int, seed: int = 0):
@@ -90,16 +94,16 @@ def _still_on_saddle(model, saddles: dict) -> int:
     )
 
 
-def compare_runs(model, today) -> dict:
-    """Run by run, how far model's means are from today's, apart for runs that start with
+def compare_runs(model, reference) -> dict:
+    """Run by run, how far model's means are from the reference's, apart for runs that start with
     two components on one point (``coinciding_starts``) and runs that do not; and how many
     of the former each path kept on that saddle."""
-    saddles = coinciding_starts(today)
+    saddles = coinciding_starts(reference)
     apart = {"distinct": [], "coinciding": []}
-    for side in today.sides:
-        pairs = zip(model.fits_[side], today.fits_[side], strict=True)
-        for ((_, mu), (_, mu_today)), repeats in zip(pairs, saddles[side], strict=True):
-            difference = float(np.abs(mu - mu_today).max())
+    for side in reference.sides:
+        pairs = zip(model.fits_[side], reference.fits_[side], strict=True)
+        for ((_, mu), (_, mu_reference)), repeats in zip(pairs, saddles[side], strict=True):
+            difference = float(np.abs(mu - mu_reference).max())
             apart["coinciding" if repeats else "distinct"].append(difference)
     return {
         "runs": len(apart["distinct"]) + len(apart["coinciding"]),
@@ -108,13 +112,13 @@ def compare_runs(model, today) -> dict:
         "coinciding_starts_that_moved": sum(x > SAME_RUN for x in apart["coinciding"]),
         "coinciding_starts": len(apart["coinciding"]),
         "kept_on_saddle": _still_on_saddle(model, saddles),
-        "kept_on_saddle_today": _still_on_saddle(today, saddles),
+        "kept_on_saddle_reference": _still_on_saddle(reference, saddles),
     }
 
 
 def residual_per_fold(fold, *, K: int = 10, seeds=range(20), repeat: int = 1) -> dict:
     """Seconds per fold (fit + predict, the best of ``repeat``) of the three ways, side by
-    side, with each one's test RMSE and its largest prediction difference from today's."""
+    side, with each one's test RMSE and its largest prediction difference from the reference's."""
     options = {"K": K, "seeds": seeds}
     paths = {name: way for name, way in PATHS.items() if way[0] != "fused" or numba_available()}
     if "fused" in paths:  # compile (or load) the kernel for this K before any timing
@@ -133,7 +137,7 @@ def residual_per_fold(fold, *, K: int = 10, seeds=range(20), repeat: int = 1) ->
                 measured[name] = {
                     "seconds": seconds, "rmse": rmse, "predictions": predictions, "model": model
                 }  # fmt: skip
-    today = measured["today"]
+    reference = measured["reference"]
     return {
         "train": [*fold.train.shape, int(fold.train.n_ratings)],
         "test_ratings": int(fold.test.n_ratings),
@@ -143,12 +147,12 @@ def residual_per_fold(fold, *, K: int = 10, seeds=range(20), repeat: int = 1) ->
         "ways": {
             name: {
                 "seconds": r["seconds"],
-                "speedup": today["seconds"] / r["seconds"],
+                "speedup": reference["seconds"] / r["seconds"],
                 "rmse": r["rmse"],
                 "largest_prediction_difference": float(
-                    np.max(np.abs(r["predictions"] - today["predictions"]))
+                    np.max(np.abs(r["predictions"] - reference["predictions"]))
                 ),
-                "runs": compare_runs(r["model"], today["model"]),
+                "runs": compare_runs(r["model"], reference["model"]),
             }
             for name, r in measured.items()
         },

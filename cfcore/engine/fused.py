@@ -91,8 +91,9 @@ def engine_setting() -> str:
 def using(engine: str):
     """Run the enclosed code on one engine: "numpy", "fused" or "auto" (then restored).
 
-    E.g. ``with cfcore.engine.using("numpy"): em.run(X, ...)`` times or checks today's path
-    beside the kernel. Not thread-local: it sets the engine for the whole process meanwhile.
+    E.g. ``with cfcore.engine.using("numpy"): em.run(X, ...)`` times or checks the matrix
+    products' path beside the kernel. Not thread-local: it sets the engine for the whole
+    process meanwhile.
     """
     global _override
     if engine not in ENGINES:

@@ -356,11 +356,12 @@ plt.show()
 #
 # (b) After an update, the means are the centroids of the assignment, so the state is
 # determined by the assignment $z$ alone, and there are at most $K^n$ assignments. If the
-# assignment changes, some point moved to a centre strictly nearer (ties keep the lowest
-# index, so a point moves only on a strict improvement). That makes the first inequality
-# strict, so the cost strictly falls. An assignment can therefore never come back: its cost
-# would have to equal a higher earlier cost. After at most $K^n$ changes the assignment
-# repeats, the cost stops falling, and the loop stops. In practice it takes a few dozen
+# assignment changes, either some point moved to a centre strictly nearer, which makes the
+# first inequality strict, or every point that moved went to a centre exactly as near (a
+# tie, broken by the lowest index), which leaves the cost unchanged. So the cost never rises,
+# and it strictly falls at every step that changes it; the loop stops at the first step
+# whose cost does not fall, which must come: a strictly falling cost visits each of the at
+# most $K^n$ assignments at most once. In practice it takes a few dozen
 # iterations, not $K^n$.
 #
 # (c) Both steps only look at the neighbourhood of the current solution: a fixed point is a

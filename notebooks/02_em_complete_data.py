@@ -498,7 +498,8 @@ display(
         f"The curve rises steeply, then creeps: of the {gain:.1f} nats gained between the first "
         f"and the last of the {result.n_iter} iterations, {early:.1%} come in the first five "
         f"steps, and the last step gains {steps[-1]:.1e}. EM converges fast far from the optimum "
-        "and slowly near it, which is why the stopping rule is relative."
+        "and slowly near it. The stopping rule is relative (a rise of at most 1e-6 of "
+        "|log-likelihood|), so it means the same on a small data set and a large one."
     )
 )
 

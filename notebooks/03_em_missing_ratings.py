@@ -436,7 +436,8 @@ display(
 # The support rule prevents a $0/0$ but not this. On this dense matrix `fit` keeps the
 # course's start, and with it this 0; on a sparse matrix it starts a mean the seeded user
 # did not rate at the movie's mean rating instead (below). Notebook 06 evaluates a variant that
-# shrinks poorly supported means toward the item's average instead.
+# models what the biases m + b_u + c_i leave and shrinks poorly supported cluster means of
+# it toward 0, that is toward the biases' prediction.
 
 # %% [raw]
 # # BEGIN QUESTION

@@ -206,8 +206,10 @@ display(
 # ratings, fit on the rest, and score the hidden ones:
 #
 # - **held-out log-likelihood**: how probable the hidden ratings are under the fitted model,
-#   given each user's training ratings. Because a user's ratings are independent given the
-#   group, $p(x_{\text{test}} \mid x_{\text{train}}) = p(x_{\text{train}}, x_{\text{test}}) / p(x_{\text{train}})$;
+#   given each user's training ratings. By the definition of a conditional probability,
+#   $p(x_{\text{test}} \mid x_{\text{train}}) = p(x_{\text{train}}, x_{\text{test}}) / p(x_{\text{train}})$,
+#   and both are mixture likelihoods of observed entries (the ratings being independent
+#   given the group makes each a product over entries within a component);
 #   `held_out_log_likelihood` computes exactly that difference of two `em.log_likelihood`
 #   calls. We report it per held-out rating, in nats.
 # - **held-out RMSE**: the root mean squared error of the predictions
@@ -602,8 +604,8 @@ print(
 #
 # - BIC $= \ell(\hat\theta) - \frac{P}{2} \ln n$ is a large-sample approximation to the log
 #   evidence; $P = Kd + K + (K-1)$ for a spherical mixture.
-# - With many rows per parameter (2-D blobs, planted ratings) BIC, the held-out
-#   log-likelihood and the held-out RMSE all recover the planted K.
+# - With many rows per parameter, BIC recovers the planted K of the 2-D blobs, and on the
+#   planted ratings BIC, the held-out log-likelihood and the held-out RMSE all do.
 # - K is a parameter too: choose it on held-out ratings carved from the training set, and
 #   score the test fold once, after the choice, with the model refitted on all training
 #   ratings.

@@ -110,6 +110,7 @@ from cfcore.models import (
 #
 # A small matrix to practise on (0 = missing), with its biases fitted by `fit_biases`:
 
+
 # %%
 def ratings_matrix(n_users, n_items, seed, missing=0.4):
     """Random 1-5 star ratings, each entry missing (0) with probability `missing`."""
@@ -143,6 +144,7 @@ print("user offsets b:", np.round(small_biases.user, 3))
 
 # %% [raw]
 # # BEGIN SOLUTION
+
 
 # %%
 def user_offsets(X, mean, c, reg_user):
@@ -259,8 +261,8 @@ display(
 # %% [markdown]
 # This is not a weakness of mixtures alone: the evaluation command
 # (`python -m cfcore evaluate --dataset course`, its table in the README) runs the whole
-# field, Surprise's SVD and KNNBaseline included, and none of them beats even the global
-# mean here. The hidden entries are not a random sample: look at how many are hidden per
+# field, Surprise's SVD and KNNBaseline included, and no model that uses other users or
+# items beats even the global mean here (the user mean, which uses neither, does). The hidden entries are not a random sample: look at how many are hidden per
 # user.
 
 # %%
@@ -309,6 +311,7 @@ display(
 
 # %% [raw]
 # # BEGIN SOLUTION
+
 
 # %%
 def held_out_rmse(model, fold):
@@ -445,16 +448,17 @@ display(
 # **E-step.** The prior does not involve the cluster assignments, so the E-step is the
 # course's, `em.estep`, on the residuals.
 #
-# **M-step for the means.** Write $S_{ji} = \sum_u p(j \mid u)\, r_{ui} [i \in C_u]$ and
-# $N_{ji} = \sum_u p(j \mid u)\, [i \in C_u]$ (the course's two products). The terms of the
-# expected complete-data log-posterior in $\mu_{ji}$ are
-# $-\frac{N_{ji} \mu_{ji}^2 - 2 S_{ji} \mu_{ji}}{2 \sigma_j^2} - \frac{\mu_{ji}^2}{2\tau^2}$.
+# **M-step for the means.** Write $W_{ji} = \sum_u p(j \mid u)\, r_{ui} [i \in C_u]$ and
+# $S_{ji} = \sum_u p(j \mid u)\, [i \in C_u]$, the support (the course's two products;
+# notebooks 09 and 10 use the same letters). The terms of the expected complete-data
+# log-posterior in $\mu_{ji}$ are
+# $-\frac{S_{ji} \mu_{ji}^2 - 2 W_{ji} \mu_{ji}}{2 \sigma_j^2} - \frac{\mu_{ji}^2}{2\tau^2}$.
 # Setting the derivative to zero:
 #
 # $$
-# \frac{S_{ji} - N_{ji}\mu_{ji}}{\sigma_j^2} - \frac{\mu_{ji}}{\tau^2} = 0
+# \frac{W_{ji} - S_{ji}\mu_{ji}}{\sigma_j^2} - \frac{\mu_{ji}}{\tau^2} = 0
 # \quad\Rightarrow\quad
-# \mu_{ji} = \frac{S_{ji}}{N_{ji} + \sigma_j^2 / \tau^2} .
+# \mu_{ji} = \frac{W_{ji}}{S_{ji} + \sigma_j^2 / \tau^2} .
 # $$
 #
 # This is the course's update $S/N$ with $\sigma_j^2/\tau^2$ pseudo-ratings of value 0
@@ -494,6 +498,7 @@ print(np.round(post_small, 3))
 
 # %% [raw]
 # # BEGIN SOLUTION
+
 
 # %%
 def map_means(X, post, var, prior_variance):
@@ -554,7 +559,7 @@ for tau2 in (2.0, 0.05):
 # Show that as $\tau^2 \to \infty$ the MAP-EM iteration becomes the course's EM iteration:
 # the mean update, the variance and weight updates, and the objective whose increase is
 # guaranteed. Then say exactly where the limit and the course's M-step (which keeps the
-# previous $\mu_{ji}$ wherever $N_{ji} < 1$) still differ.
+# previous $\mu_{ji}$ wherever $S_{ji} < 1$) still differ.
 
 # %% [raw]
 # # BEGIN SOLUTION
@@ -564,11 +569,11 @@ for tau2 in (2.0, 0.05):
 # $\log p(\mu) = -\sum_{j,i} \frac{\mu_{ji}^2}{2\tau^2} - \frac{Kd}{2}\log(2\pi\tau^2)$.
 #
 # - *Mean.* Stationarity of the expected complete-data log-posterior in $\mu_{ji}$ gives
-#   $\frac{S_{ji} - N_{ji}\mu_{ji}}{\sigma_j^2} - \frac{\mu_{ji}}{\tau^2} = 0$, so
-#   $\mu_{ji} = S_{ji} / (N_{ji} + \sigma_j^2/\tau^2)$. For fixed $\sigma_j^2 > 0$ (the
+#   $\frac{W_{ji} - S_{ji}\mu_{ji}}{\sigma_j^2} - \frac{\mu_{ji}}{\tau^2} = 0$, so
+#   $\mu_{ji} = W_{ji} / (S_{ji} + \sigma_j^2/\tau^2)$. For fixed $\sigma_j^2 > 0$ (the
 #   variance floor keeps it positive) the pseudo-count $\sigma_j^2/\tau^2 \to 0$, so
-#   wherever $N_{ji} > 0$
-#   $$\mu_{ji} \to \frac{S_{ji}}{N_{ji}} = \frac{\sum_u p(j \mid u)\, x_{ui}[i \in C_u]}{\sum_u p(j \mid u)\,[i \in C_u]},$$
+#   wherever $S_{ji} > 0$
+#   $$\mu_{ji} \to \frac{W_{ji}}{S_{ji}} = \frac{\sum_u p(j \mid u)\, x_{ui}[i \in C_u]}{\sum_u p(j \mid u)\,[i \in C_u]},$$
 #   the course's mean. The limit no longer depends on $\sigma_j^2$, so the ECM order (means
 #   at the old variances) no longer matters: the step becomes the exact joint maximiser,
 #   as in the course.
@@ -580,10 +585,10 @@ for tau2 in (2.0, 0.05):
 #   no maximiser, so the log-posterior's ascent becomes the log-likelihood's ascent: the
 #   guarantee of notebook 02.
 #
-# **Where they differ.** (1) If $N_{ji} = 0$ (no user with weight on cluster $j$ rated item
+# **Where they differ.** (1) If $S_{ji} = 0$ (no user with weight on cluster $j$ rated item
 # $i$), the MAP mean is $0/(0 + \sigma_j^2/\tau^2) = 0$ for every finite $\tau^2$, so its
 # limit is 0, while the course keeps the previous $\mu_{ji}$ (the stale initial value).
-# (2) If $0 < N_{ji} < 1$ the limit is $S_{ji}/N_{ji}$, while the course's support rule
+# (2) If $0 < S_{ji} < 1$ the limit is $W_{ji}/S_{ji}$, while the course's support rule
 # keeps the previous value; that rule is a safeguard, not the maximiser of any likelihood.
 # So the limit is the course's M-step on every mean with support of at least one rating;
 # for the thinly supported means, a finite $\tau^2$ replaces the course's rule with
@@ -649,7 +654,10 @@ display(
 # one seed lands in one local optimum with near-hard posteriors; averaging the predictions
 # of 20 seeded fits smooths that. `ResidualMixture()` does all of this; its settings (K =
 # 10, $\tau^2 = 0.16$, 20 seeds, both sides) were chosen on validation splits of the
-# training folds u1 and u2 (`docs/derivations.md` lists those runs).
+# training folds u1 and u2 (`docs/derivations.md` lists those runs), after a first round of
+# exploration (which sides to model, summing them) that was scored on the u1 and u2 *test*
+# folds. So fold u1 below is not untouched for this model; u3, u4 and u5 took part in no
+# decision (the README gives them).
 #
 # ## The whole field on fold u1
 
@@ -730,7 +738,8 @@ lines = [
 display(Markdown("\n".join(lines)))
 
 # %% [markdown]
-# - The gain comes from three principled changes, each measured on validation splits:
+# - The gain comes from three principled changes, each measured on validation splits (the
+#   two sides and their sum first on the u1 and u2 test folds, as said above):
 #   residuals after biases (the clusters model departures from the average, not the
 #   average), a prior that shrinks poorly supported means to "no correction", and averaging
 #   over seeds and over the two sides.

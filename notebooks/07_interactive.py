@@ -112,8 +112,8 @@ display(Markdown(f"{1 - train.density:.1%} of the training matrix's entries are 
 # ratings (the matrix printed above) and keeps it for the process. It does
 # not use the course's start: `common.init` takes K users' rows as the initial means, and on
 # a matrix this sparse such a row is 0 on almost every movie. Each of those K users then
-# sits alone in "their" component, the others crowd into one, and EM ends there. (That is
-# why `cfcore.fit` no longer starts sparse ratings this way when no `init` is given: on a
+# sits alone in "their" component, most of the others crowd into one, and EM ends there.
+# (That is why `cfcore.fit` does not start sparse ratings this way when no `init` is given: on a
 # sparse matrix its default is the real-data start, the same seeded users' observed
 # ratings with each movie's mean rating where they did not rate it; `init="course"` still
 # asks for the course's start, which `fit` keeps as the default for the course's dense
@@ -218,7 +218,8 @@ display(
         "here is that it also says *which* kind of user someone is, and updates that at once."
     )
 )
-#
+
+# %% [markdown]
 # ## A new user, folded in
 #
 # Five ratings: two favourites, a family film they liked, and two they did not.
@@ -356,11 +357,13 @@ display(
     Markdown(
         f"Recommended movies that users went on to rate got {abs(lift):.2f} stars "
         f"{'more' if lift > 0 else 'less'} on average than the mean of all "
-        f"{held_out.n_ratings:,} test ratings: the ranking carries information, even where the rating values are only "
-        "modestly better than a movie's mean."
+        f"{held_out.n_ratings:,} test ratings. So the list is far from random; part of that is "
+        "popularity alone, since movies many people rate are rated higher (notebook 10 "
+        "measures it), and this number does not separate the two."
     )
 )
-#
+
+# %% [markdown]
 # ## Rate and recommend
 #
 # Search for a movie, choose the stars and press **Rate**. Each rating is folded in (one

@@ -87,6 +87,7 @@ warm_results = evaluate(field, [u1])
 # `cfcore.evaluation.SUPPORT_BINS`. Each bin's RMSE averages over the test ratings of u1
 # whose movie falls in that bin, and only over those.
 
+
 # %%
 def support_table(results):
     """One row per bin: its number of test ratings, then each model's RMSE over them."""
@@ -131,7 +132,7 @@ print(f"{cold}: {n_cold_items} movies without a training rating")
 print({name: round(value, 4) for name, value in cold_rmse.items()})
 
 # %% [markdown]
-# On such a movie the residual mixture can use the biases only: its item offset is 0
+# On such a movie the residual mixture has little beyond the biases: its item offset is 0
 # (no ratings, nothing to move it), and the user-side clusters' means for it have no
 # support, so MAP-EM sets them to exactly 0. Only the item-side mixture adds anything: an
 # unrated movie's posterior is the mixture's weights, so its correction is the weights'
@@ -215,8 +216,8 @@ display(
 # **Why weighted.** The prior exists to predict ratings, and the error it makes is paid
 # once per rating, not once per movie: a new movie's future ratings come mostly from the
 # movies that become popular. Weighting by $n_i$ makes the regression's loss the loss on
-# ratings. Unweighted, every movie counts alike, and the regression is set by the many
-# rarely rated movies, whose offsets are also lower (and, with few ratings, shrunk toward
+# ratings. Unweighted, every movie counts alike, and the rarely rated movies, which hold
+# few of the ratings, weigh as much as the popular ones; their offsets are also lower (and, with few ratings, shrunk toward
 # 0 and noisy). The training fold shows the difference in level:
 
 # %%
@@ -347,8 +348,8 @@ for j in [*order[:3], *order[-3:]]:
 
 # %% [markdown]
 # The largest weights in both directions. Now one popular film, as its ratings
-# accumulate. Its raters are put in a seeded random order (the files carry no timestamps
-# here), and for each $k$ the whole fit is redone on a copy of the training ratings in
+# accumulate. Its raters are put in a seeded random order (this notebook does not load the
+# ratings' timestamps; notebook 09 replays them in time order), and for each $k$ the whole fit is redone on a copy of the training ratings in
 # which only its first $k$ ratings remain: the plain biases, $w$, and the biases with the
 # content prior. Every other movie keeps all its ratings.
 
@@ -359,6 +360,7 @@ raters = np.random.default_rng(0).permutation(raters)
 title = u1.train.titles[film]
 print(f"{title}: {raters.size} training ratings; content: ", end="")
 print(", ".join(name for name, flag in zip(feature_names, F[film], strict=True) if flag))
+
 
 # %%
 def keep_first(X, item, users):
@@ -374,6 +376,7 @@ def offsets_with_prior(X):
     n = np.bincount(X.indices, minlength=X.shape[1])
     w = content_prior_weights(plain.item, F, n, reg_content)
     return plain, w, fit_biases(X, item_prior=F @ w)
+
 
 # %%
 ks = [0, 1, 2, 5, 10, 20, 50]
@@ -434,6 +437,7 @@ display(
 # %% [markdown]
 # A small matrix to practise the closed form on, with genre-like features:
 
+
 # %%
 def small_problem(n_users, n_items, n_features, seed, missing=0.5):
     """Random 1-5 ratings (0 = missing), 0/1 features, and a content prior F @ w."""
@@ -468,6 +472,7 @@ print("content prior f_i^T w:", np.round(prior_small, 3))
 
 # %% [raw]
 # # BEGIN SOLUTION
+
 
 # %%
 def item_offsets(X, mean, b, prior, reg_item):
@@ -552,6 +557,7 @@ for j in np.argsort(-np.abs(a_u))[:4]:
 
 # %% [raw]
 # # BEGIN SOLUTION
+
 
 # %%
 def all_tastes(R, observed, F, reg_taste):
@@ -728,8 +734,8 @@ lines = [
     + ".",
     f"- On the {n_cold_items} new movies of the cold-items split the hybrid scores "
     f"**{cold_rmse['hybrid-mixture']:.4f}**, against {cold_rmse['biases']:.4f} for the biases "
-    f"and {cold_rmse['residual-mixture']:.4f} for the residual mixture, which can only use "
-    "the biases there.",
+    f"and {cold_rmse['residual-mixture']:.4f} for the residual mixture, which has little "
+    "beyond the biases there.",
 ]
 display(Markdown("\n".join(lines)))
 
@@ -749,7 +755,8 @@ display(Markdown("\n".join(lines)))
 # ## Summary
 #
 # - The residual mixture's error rises steeply as a movie's training ratings fall, and on a
-#   movie without ratings it is left with the biases.
+#   movie without ratings it has the biases and one constant correction from its item side,
+#   which makes it no better than the biases.
 # - A content prior on the item offset, $c_i \sim \mathcal{N}(f_i^\top w, \sigma^2/\lambda_i)$,
 #   gives the closed form
 #   $c_i = \bigl(\sum_{u \in U_i}(x_{ui} - m - b_u) + \lambda_i f_i^\top w\bigr)/(\lambda_i + |U_i|)$,

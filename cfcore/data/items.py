@@ -160,7 +160,7 @@ def load_items(path, format: str | None = None, *, encoding: str | None = None) 
 def _table(path: Path, items: list[_Item], genre_names: list[str]) -> ItemTable:
     """The ItemTable of the parsed items, refusing an empty file and a repeated id."""
     if not items:
-        raise ValueError(f"{path} holds no items, only blank lines")
+        raise ValueError(f"{path} holds no items (no line after a header, if any, names one)")
     first_line: dict[str, int] = {}
     for item in items:
         earlier = first_line.setdefault(item.item_id, item.line)

@@ -116,8 +116,9 @@ def init(X, K: int, seed: int = 0) -> tuple[GaussianMixture, np.ndarray]:
     var = (total_sq - 2.0 * mu @ column_sums + n * (mu**2).sum(axis=1)) / (n * d)
     if (var <= 1e-12 * max(total_sq / (n * d), 1e-300)).any():  # 0 up to rounding
         raise ValueError(
-            "X: every row of X equals the chosen initial mean, so the initial variance is 0; "
-            "a mixture needs at least two distinct rows"
+            "X: the initial variance is 0 up to rounding: every row of X equals the chosen "
+            "initial mean (a mixture needs at least two distinct rows), or X's values lie so "
+            "far from 0 against their spread that their squares cancel (centre X first)"
         )
     p = np.full(K, 1.0 / K)
     post = np.full((n, K), 1.0 / K)
@@ -227,8 +228,10 @@ def iterate(
 
 
 def n_parameters(mixture: GaussianMixture) -> int:
-    """Free parameters of a spherical mixture: K*d means + K variances + (K - 1) weights."""
-    K, d = np.shape(mixture.mu)
+    """Free parameters of a spherical mixture: K*d means + K variances + (K - 1) weights.
+
+    mixture: a GaussianMixture or any (mu, var, p), mu: (K, d)."""
+    K, d = np.shape(mixture[0])
     return K * d + K + (K - 1)
 
 

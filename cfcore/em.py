@@ -253,6 +253,8 @@ def fill_matrix(X, mixture: GaussianMixture, pairs=None, *, scale="auto"):
     "auto": a RatingsData's declared scale, [min, max] of a sparse X's ratings, and none for
     a dense X, filled exactly as the course fills it (its start can leave a mean at a copied
     0; ``cfcore.fit`` starts sparse input from observed ratings, never from such a 0).
+    Given ``engine.prepare(X, dtype=np.float32)``, the observed ratings come back as that
+    float32 copy holds them (exact for whole and half stars, else to float32 precision).
     """
     X, scale = check_ratings_and_scale(X, scale)
     data = engine.prepare(X)

@@ -73,9 +73,9 @@ def mstep(
     X: (n, d) array, post: (n, K) array.
     """
     X = check_matrix(X, ratings=False, allow_sparse=False)
-    post = check_posterior(post, X.shape[0])
     if mixture is not None:
         mixture = as_mixture(mixture, X.shape[1], zero_variance=True)
+    post = check_posterior(post, X.shape[0], None if mixture is None else mixture.p.size)
     return _mstep(X, post, mixture, row_sq_norms(X))
 
 

@@ -190,3 +190,50 @@ def test_item_features_must_be_one_row_per_item():
 
     with pytest.raises(ValueError, match=r"\(items, features\) array.*got shape \(5,\)"):
         HybridMixture(2, seeds=[0], item_features=np.ones(5)).fit(_ratings_6x5())
+
+
+# -- the course layer: a start below the floor, K of post, float32's range --------------------
+
+
+def test_fit_raises_a_start_below_the_floor_so_em_cannot_fall_at_its_first_step():
+    rng = np.random.default_rng(0)
+    small = rng.integers(1, 6, size=(60, 8)) / 10.0  # ratings 0.1-0.5: var below the 0.25 floor
+    small[rng.random(small.shape) < 0.3] = 0
+    result = fit(small, 3, seeds=range(3))
+    assert np.all(np.diff(result.trace) >= -1e-12 * np.abs(result.trace[1:]))
+    assert result.n_iter > 2 and np.all(result.mixture.var >= 0.25)
+
+
+@pytest.mark.parametrize("module", [kmeans, naive_em])
+def test_an_mstep_refuses_a_posterior_of_another_k(module):
+    data = np.random.default_rng(1).normal(size=(40, 3)) + 5
+    mixture, _ = common.init(data, 3)
+    for K in (2, 4):
+        with pytest.raises(
+            ValueError, match=rf"post must have shape \(n, K\) = \(40, 3\), got \(40, {K}\)"
+        ):
+            module.mstep(data, np.full((40, K), 1.0 / K), mixture)
+
+
+@pytest.mark.parametrize("scale", [1e-25, 1e20])
+def test_float32_refuses_ratings_whose_squares_it_cannot_hold(scale):
+    from cfcore import engine
+
+    ratings = np.random.default_rng(0).integers(1, 6, size=(50, 6)) * scale
+    with pytest.raises(ValueError, match="dtype float32 holds the squares"):
+        engine.prepare(ratings, dtype=np.float32)
+    assert engine.prepare(ratings).X.dtype == np.float64  # float64 takes them
+
+
+def test_select_k_names_a_bad_ks_and_n_parameters_takes_a_tuple():
+    with pytest.raises(TypeError, match="Ks must be the K values to try"):
+        select_k(X, 3)
+    with pytest.raises(TypeError, match="Ks must be the K values to try"):
+        select_k(X, "12")
+    assert common.n_parameters(tuple(MIXTURE)) == common.n_parameters(MIXTURE) == 2 * 3 + 2 + 1
+
+
+def test_fit_on_csr_warns_when_k_exceeds_the_distinct_rows():
+    rows = np.random.default_rng(0).integers(1, 6, size=(3, 4)).astype(float)
+    with pytest.warns(UserWarning, match="only 3 distinct rows"):
+        fit(sp.csr_matrix(np.repeat(rows, 4, axis=0)), 5, seeds=[0])

@@ -561,7 +561,7 @@ case(
 case(
     "select_k: Ks with 2.5",
     lambda: select_k(R, [1, 2.5], seeds=[0]),
-    raises(TypeError, r"K must be an integer"),
+    raises(TypeError, r"every K in Ks must be an integer"),
 )
 case(
     "select_k: ok",

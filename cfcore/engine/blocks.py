@@ -168,6 +168,8 @@ def prepare(
     starts = np.append(np.arange(0, n, block_size), n)
     spans = [slice(a, b) for a, b in zip(starts[:-1], starts[1:], strict=True)]
     shift = 0.0 if dtype is np.float64 else _rounded_mean_rating(X)
+    if dtype is np.float32:
+        _check_float32_range(X, shift)
     if is_sparse(X):
         X = with_data(X, _shifted(X.data, shift, dtype))
         counts = np.diff(X.indptr).astype(np.float64)
@@ -187,6 +189,28 @@ def prepare(
     )
     threads = min(threads, len(ratings))
     return RatingBlocks(X, ratings, starts, threads, shift)
+
+
+#: the magnitudes (after the shift) whose squares and products float32 holds with room to spare
+FLOAT32_RANGE = (1e-15, 1e15)
+
+
+def _check_float32_range(X, shift: float) -> None:
+    """Refuse float32 for ratings whose squares would overflow it or fall below its normal
+    numbers, which would give wrong distances without any error."""
+    values = X.data if is_sparse(X) else X[X != 0]
+    if not values.size:
+        return
+    low, high = float(values.min()), float(values.max())
+    largest = max(abs(low - shift), abs(high - shift))
+    size = max(abs(low), abs(high))
+    if largest > FLOAT32_RANGE[1] or size < FLOAT32_RANGE[0]:
+        raise ValueError(
+            f"dtype float32 holds the squares of ratings of magnitude {FLOAT32_RANGE[0]:g} to "
+            f"{FLOAT32_RANGE[1]:g} (after the shift by their rounded mean), and these reach "
+            f"{largest if largest > FLOAT32_RANGE[1] else size:.3g}; use dtype=np.float64, or "
+            "rescale the ratings"
+        )
 
 
 def _rounded_mean_rating(X) -> float:

@@ -17,8 +17,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from .. import em, kmeans, naive_em
-from .._validation import check_matrix, check_seeds
-from ..common import ConvergenceWarning, GaussianMixture, bic
+from .._validation import check_count, check_matrix, check_seeds
+from ..common import MIN_VARIANCE, ConvergenceWarning, GaussianMixture, bic
 from ..data import RatingsData
 from ..engine import ProgressBar
 from .starts import get_start
@@ -96,7 +96,9 @@ def fit(
     the same rows' observed ratings with item means elsewhere; "random", the start that
     suits very sparse ratings; "observed") or f(X, K, seed) -> (mixture, post); None =
     ``starts.default_start(X)``: "course" for a dense X, "observed-rows" for a CSR matrix.
-    Warns with ``ConvergenceWarning`` when the best run stopped at max_iter.
+    Warns with ``ConvergenceWarning`` when the best run stopped at max_iter. An EM start
+    whose variances lie below the floor is raised to it, as its first M-step would be, so the
+    log-likelihood cannot fall at the first iteration (the course's own runs start above it).
     """
     module = _check_method(method)
     X = X.matrix if isinstance(X, RatingsData) else X  # its ratings; default_start sees CSR
@@ -104,11 +106,16 @@ def fit(
         raise ValueError("min_variance applies to EM only; k-means has no variance floor")
     start = get_start(init, X)
     options = {} if min_variance is None else {"min_variance": min_variance}
+    floor = {"em": MIN_VARIANCE, "naive_em": 0.0}.get(method, 0.0)
+    floor = floor if min_variance is None else min_variance
 
     def run_one(seed):
         trace: list[float] = []
         with ProgressBar(f"{method} K={K} seed={seed}", enabled=progress) as show:
             mixture, post = start(X, K, seed)
+            if floor and method != "kmeans":
+                mu, var, p = mixture
+                mixture = GaussianMixture(mu, np.maximum(np.asarray(var, float), floor), p)
             outcome = module.run_full(
                 X, mixture, post, max_iter=max_iter, callback=_tracer(trace, show), **options
             )
@@ -226,7 +233,9 @@ def select_k(
     _check_method(method)
     if method == "kmeans":
         raise ValueError("BIC needs a likelihood and k-means has none; use 'naive_em' or 'em'")
-    Ks = sorted(set(Ks))
+    if isinstance(Ks, str | bytes) or not isinstance(Ks, Iterable):
+        raise TypeError(f"Ks must be the K values to try, e.g. Ks=range(1, 13) or [3], got {Ks!r}")
+    Ks = sorted({check_count(K, "every K in Ks") for K in Ks})
     if not Ks:
         raise ValueError("Ks must hold at least one K, e.g. Ks=range(1, 13)")
     seeds = check_seeds(seeds)

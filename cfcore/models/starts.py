@@ -117,6 +117,7 @@ def init_observed_rows(
     for j, u in enumerate(users):
         values, seen = _user_row(data, int(u))
         mu[j, seen] = values[seen]
+    warn_if_too_few_distinct_rows(data.X, mu, stacklevel=4)  # as common.init warns
     mu += data.shift
     var = _observed_variance(data, mu, min_variance)
     return GaussianMixture(mu, var, np.full(K, 1.0 / K)), np.full((n, K), 1.0 / K)

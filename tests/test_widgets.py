@@ -570,3 +570,64 @@ def test_figures_go_to_the_repository_figures_folder_unless_redirected(monkeypat
     assert figures_dir() == Path(__file__).resolve().parents[1] / "figures"
     monkeypatch.setenv("CFCORE_FIGURES", str(tmp_path))
     assert figures_dir() == tmp_path
+
+
+def _catalogue_with(titles: list[str]):
+    from cfcore.apps.catalogue import ItemCatalogue
+    from cfcore.data import RatingsData
+
+    dense = np.random.default_rng(0).integers(1, 6, size=(6, len(titles))).astype(float)
+    return ItemCatalogue(RatingsData.from_dense(dense, titles=titles, scale=(1, 5)))
+
+
+def test_search_ignores_case_accents_and_a_trailing_article():
+    titles = ["Godfather, The (1972)", "Misérables, Les (1995)", "Chasing Amy (1997)"]
+    items = _catalogue_with(titles)
+    assert items.search("the godfather") == items.search("GODFATHER") == [items.item_id(titles[0])]
+    assert items.search("miserables") == items.search("Misérables") == [items.item_id(titles[1])]
+    assert items.search("les miserables") == [items.item_id(titles[1])]
+    assert items.search("nothing like it") == []
+    assert len(items.search("", None)) == 3
+
+
+def test_two_films_of_one_title_are_told_apart_by_their_ids(live_recommender):
+    recommender, _ = live_recommender
+    items = _catalogue_with(["Chasing Amy (1997)", "Chasing Amy (1997)", "Fargo (1996)"])
+    twins = items.search("chasing")
+    assert len(twins) == 2 and all(items.has_twin(item) for item in twins)
+    assert not items.has_twin(items.search("fargo")[0])
+    labels = [widgets.option_label(recommender, item) for item in recommender.search("Film")]
+    assert labels == [recommender.title(item) for item in recommender.search("Film")]
+
+
+def test_the_hint_says_when_a_search_finds_nothing_or_more_than_it_lists(live_recommender):
+    recommender, _ = live_recommender
+    panel = widgets.RateAndRecommend(recommender, limit=4)
+    panel.search_box.value = "no such film"
+    assert "No movie title contains 'no such film'" in panel.hint.value
+    panel.search_box.value = "film"
+    n_films = len(recommender.search("film", None))
+    assert f"Showing the 4 most rated of {n_films} matches" in panel.hint.value
+    assert len(panel.results.options) == 4
+
+
+def test_the_hint_names_the_undo_limit_once_it_is_reached(live_recommender):
+    recommender, model = live_recommender
+    session = LiveSession(recommender, LiveModel(model, max_undo=2))
+    panel = widgets.RateAndRecommend(recommender, session=session)
+    for item_id in (101, 102, 103):
+        session.rate(item_id, 3)
+    session.undo()
+    session.undo()
+    panel.refresh()
+    assert not session.can_undo and "Undo takes back the last 2 ratings only." in panel.hint.value
+
+
+def test_recommendations_leave_out_the_spread_column_when_no_row_has_one(live_recommender):
+    from cfcore.apps.recommend import Recommendation
+    from cfcore.apps.render import format_recommendations
+
+    rows = [Recommendation(0, 101, "Film A", 4.2, np.nan, 12.0)]
+    assert "spread" not in format_recommendations(rows)
+    with_spread = [Recommendation(0, 101, "Film A", 4.2, 0.3, 12.0)]
+    assert "spread" in format_recommendations(with_spread)

@@ -64,11 +64,20 @@ _MODEL_CODE = ("models", "data", "engine")
 #: the app's page style: readable width, the readouts monospace whatever the template
 APP_STYLE = f"""
 <style>
-.cfcore-app {{ max-width: 980px; }}
+.cfcore-app {{ max-width: 980px; box-sizing: border-box; }}
 .cfcore-app .{MONOSPACE_CLASS} {{ font-family: {MONOSPACE_FONTS}; white-space: pre; }}
+.cfcore-app .{MONOSPACE_CLASS} {{ max-width: 100%; overflow-x: auto; }}
+.cfcore-app .cfcore-rate-results {{ width: 100% !important; max-width: 420px; }}
+.cfcore-app .cfcore-rate-search {{ max-width: 100%; }}
+.cfcore-app .widget-hbox {{ flex-wrap: wrap; gap: 4px; }}
 .cfcore-app-footer {{ color: #555; font-size: 11px; line-height: 1.4; margin-top: 1em; }}
 </style>
 """
+#: the app's heading over the posterior, for people who have not met a mixture
+APP_POSTERIOR_HEADING = (
+    "your taste groups: how well each group of like-minded users fits your ratings "
+    "(shares of 1; the bar and number move as you rate)"
+)
 
 
 # ----------------------------------------------------------------------------------------
@@ -265,9 +274,17 @@ class RecommenderApp(Explorer):
 
     def __init__(self, recommender: Recommender, live: LiveModel, citation: str = ""):
         self.session = LiveSession(recommender, live)
-        self.panel = RateAndRecommend(recommender, n=APP_RECOMMENDATIONS, session=self.session)
+        self.panel = RateAndRecommend(
+            recommender,
+            n=APP_RECOMMENDATIONS,
+            session=self.session,
+            posterior_heading=APP_POSTERIOR_HEADING,
+        )
         footer = widgets.HTML(
-            f'<div class="cfcore-app-footer">Data: MovieLens 100K. {html.escape(citation)}</div>'
+            '<div class="cfcore-app-footer">Your ratings last while this page is open; '
+            "reloading it starts afresh. Predicted ratings are in stars; support is how many "
+            f"training ratings stand behind a prediction. Data: MovieLens 100K. "
+            f"{html.escape(citation)}</div>"
         )
         super().__init__([widgets.HTML(APP_STYLE), self.panel, footer])
         self.add_class("cfcore-app")

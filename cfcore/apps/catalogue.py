@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import unicodedata
 from collections.abc import Iterator
 
 import numpy as np
@@ -23,6 +24,12 @@ CLOSE_MATCHES = 5
 _YEAR = re.compile(r"\s*\(\d{4}\)\s*$")
 #: a trailing article, "Godfather, The" -> "The Godfather"
 _ARTICLE = re.compile(r"^(.*), (the|a|an|les|la|le|il|el|der|die|das)$", re.IGNORECASE)
+
+
+def _folded(text: str) -> str:
+    """text lower-cased and without accents ("Misérables" -> "miserables"), for search."""
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
 def _plain_title(title: str) -> str:
@@ -48,6 +55,13 @@ class ItemCatalogue:
         self.titles = self.titles.astype(str)
         self._lower_titles = np.char.lower(self.titles)
         self._plain_titles = [_plain_title(title) for title in self.titles]
+        # what search matches: each title folded, and its plain form ("the godfather")
+        self._search_texts = np.array(
+            [
+                f"{_folded(t)}\x1f{_folded(p)}"
+                for t, p in zip(self.titles, self._plain_titles, strict=True)
+            ]
+        )
         self.n_ratings = np.bincount(data.matrix.indices, minlength=data.n_items)
         self.genres = item_genre_names(data)
 
@@ -118,13 +132,19 @@ class ItemCatalogue:
         """The id of an item given by id or title (what ratings are keyed by)."""
         return plain_value(self.data.item_ids[self.column(item)])
 
-    def search(self, query: str, limit: int = 20) -> list:
-        """Ids of the items whose title contains query (case-insensitive), most rated first."""
-        limit = check_count(limit, "limit", minimum=0)
-        query = str(query).lower().strip()
-        hits = np.flatnonzero(np.char.find(self._lower_titles, query) >= 0)
+    def search(self, query: str, limit: int | None = 20) -> list:
+        """Ids of the items whose title contains query, most rated first, at most limit
+        (None: all). Case and accents are ignored, and a title's trailing article counts in
+        front too ("the godfather" finds "Godfather, The (1972)")."""
+        limit = None if limit is None else check_count(limit, "limit", minimum=0)
+        query = _folded(str(query).strip())
+        hits = np.flatnonzero(np.char.find(self._search_texts, query) >= 0)
         hits = hits[np.argsort(-self.n_ratings[hits], kind="stable")][:limit]
         return [plain_value(self.data.item_ids[k]) for k in hits]
+
+    def has_twin(self, item) -> bool:
+        """Whether another item has the same title (MovieLens has a few such pairs)."""
+        return int((self.titles == self.titles[self.column(item)]).sum()) > 1
 
 
 def item_genre_names(data: RatingsData) -> list[tuple[str, ...]] | None:

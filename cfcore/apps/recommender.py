@@ -176,8 +176,9 @@ class Recommender:
         """The id of an item given by id or title (``ItemCatalogue.item_id``)."""
         return self.items.item_id(item)
 
-    def search(self, query: str, limit: int = 20) -> list:
-        """Ids of the items whose title contains query (case-insensitive), most rated first."""
+    def search(self, query: str, limit: int | None = 20) -> list:
+        """Ids of the items whose title contains query, most rated first
+        (``ItemCatalogue.search``: case, accents and a trailing article ignored)."""
         return self.items.search(query, limit)
 
     def user_index(self, user_id) -> int:

@@ -99,15 +99,19 @@ def format_posterior(post, previous=None, width: int = 20) -> str:
 def format_recommendations(recommendations: list[Recommendation], held_out=None) -> str:
     """A numbered table: predicted rating, spread, support, title (and held-out rating).
 
-    held_out: optional {item id: rating} the user gave in the held-out fold.
+    held_out: optional {item id: rating} the user gave in the held-out fold. The spread
+    column is left out when no recommendation has one (a model without clusters' spread).
     """
-    header = f"{'#':>3}  {'predicted':>9}  {'spread':>6}  {'support':>7}  "
+    with_spread = any(not np.isnan(rec.spread) for rec in recommendations)
+    header = f"{'#':>3}  {'predicted':>9}  " + (f"{'spread':>6}  " if with_spread else "")
+    header += f"{'support':>7}  "
     if held_out is not None:
         header += f"{'held out':>8}  "
     lines = [header + "title"]
     for rank, rec in enumerate(recommendations, start=1):
         spread = "—" if np.isnan(rec.spread) else f"{rec.spread:.2f}"  # not every model has one
-        line = f"{rank:>3}  {rec.predicted:9.2f}  {spread:>6}  {rec.support:7.1f}  "
+        line = f"{rank:>3}  {rec.predicted:9.2f}  " + (f"{spread:>6}  " if with_spread else "")
+        line += f"{rec.support:7.1f}  "
         if held_out is not None:
             actual = held_out.get(rec.item_id)
             line += f"{'—' if actual is None else f'{actual:g}':>8}  "

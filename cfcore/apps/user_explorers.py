@@ -11,6 +11,7 @@ and recommendations are shown again, with the change.
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
 
 import ipywidgets as widgets
@@ -180,8 +181,29 @@ def rating_control(scale: tuple[float, float], step: float):
 
 
 def search_options(recommender: Recommender, query: str, limit: int = 30) -> list:
-    """(label, item id) of the movies whose title contains query, most rated first."""
-    return [(recommender.title(item_id), item_id) for item_id in recommender.search(query, limit)]
+    """(label, item id) of the movies whose title contains query, most rated first; a title
+    that two movies share is labelled with each one's id, so that they can be told apart."""
+    return [
+        (option_label(recommender, item_id), item_id)
+        for item_id in recommender.search(query, limit)
+    ]
+
+
+def option_label(recommender: Recommender, item_id) -> str:
+    title = recommender.title(item_id)
+    return f"{title} (id {item_id})" if recommender.items.has_twin(item_id) else title
+
+
+def search_hint(recommender: Recommender, query: str, limit: int) -> str:
+    """What the list of matches leaves out: nothing matched, or only the first limit shown."""
+    if not query.strip():
+        return ""
+    found = len(recommender.search(query, None))
+    if not found:
+        return f"No movie title contains {html.escape(query.strip())!r}; try part of a word."
+    if found > limit:
+        return f"Showing the {limit} most rated of {found} matches; type more to narrow them."
+    return ""
 
 
 def format_ratings(recommender: Recommender, ratings: dict) -> str:
@@ -271,6 +293,7 @@ class RateAndRecommend(Explorer):
         limit: int = 30,
         step: float | None = None,
         session: RatingSession | None = None,
+        posterior_heading: str = "posterior over clusters",
     ):
         self.session = RatingSession(recommender) if session is None else session
         if self.session.recommender is not recommender:
@@ -287,7 +310,7 @@ class RateAndRecommend(Explorer):
                 self.hint,
                 widgets.HTML("<b>your ratings</b>"),
                 self.ratings_view,
-                widgets.HTML("<b>posterior over clusters</b>"),
+                widgets.HTML(f"<b>{html.escape(posterior_heading)}</b>"),
                 self.posterior,
                 widgets.HTML("<b>recommendations</b>"),
                 self.recommendations,
@@ -343,11 +366,19 @@ class RateAndRecommend(Explorer):
         """The search text changed: list the matching titles, none of them selected."""
         self.results.index = None  # a new list must not select its first title by itself
         self.results.options = search_options(self.recommender, self.search_box.value, self.limit)
+        self.on_choice()
 
     def on_choice(self, change=None) -> None:
         """A movie was selected or a rating chosen: enable Rate once both are."""
         self.rate_button.disabled = not self.ready
-        self.hint.value = rate_hint(self.results.value is not None, self.stars.value is not None)
+        hints = [
+            search_hint(self.recommender, self.search_box.value, self.limit),
+            rate_hint(self.results.value is not None, self.stars.value is not None),
+        ]
+        if self.ratings and not self.session.can_undo:  # Undo greyed out, ratings still there
+            kept = self.session.max_undo
+            hints.append(f"Undo takes back the last {kept} ratings only." if kept else "")
+        self.hint.value = " ".join(hint for hint in hints if hint)
 
     def on_rate(self, button=None) -> None:
         """Rate the selected movie with the chosen rating; the next rating is chosen anew."""

@@ -302,6 +302,32 @@ def test_a_worker_that_dies_is_named_instead_of_waited_for(ratings, on_disk):
             run_em_dask(on_two, mixture, max_iter=2)
 
 
+def test_a_worker_killed_between_iterations_is_named_instead_of_waited_for(on_disk):
+    import os
+    import signal
+
+    from distributed import Client, LocalCluster
+
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        pids = client.run(os.getpid)
+        on_two = load_dask_ratings(client, on_disk)
+        mixture, _ = init_observed_rows_dask(on_two, K, seed=0)
+
+        def kill_at_the_second(iteration, log_likelihood, mixture):
+            if iteration == 2:  # the next broadcast goes to a worker that is gone
+                os.kill(pids[on_two.owners[-1]], signal.SIGKILL)
+
+        started = time.monotonic()
+        with pytest.raises(RuntimeError, match=r"left the cluster with \d+ of the 20 partitions"):
+            run_em_dask(on_two, mixture, max_iter=50, callback=kill_at_the_second)
+        assert time.monotonic() - started < 60  # named within the copy's and notice's limits
+
+
 def _held_keys(dask_worker) -> int:  # run on each worker
     return len(dask_worker.data)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import sys
 from pathlib import Path
 
@@ -83,13 +84,45 @@ def test_solutions_score_full_marks_and_students_zero(built):
         score, possible, _ = teaching.grade(source, dist)
         assert possible > 0 and score == possible, (source.name, score, possible)
         score, possible, per_question = teaching.grade(student, dist, strict=True)
-        assert all(got == 0 for got, _ in per_question.values()), (student.name, per_question)
+        assert all(got == 0 for got, _, _ in per_question.values()), (student.name, per_question)
+        assert all(why for _, _, why in per_question.values())  # each says why it failed
 
 
 def test_make_grade_prints_the_score_line(built, capsys):
     dist, pairs = built
     source = next(iter(pairs))
     assert teaching.main(["grade", str(source), "--dist", str(dist)]) == 0
-    last = capsys.readouterr().out.strip().splitlines()[-1]
-    assert re.fullmatch(r"score: (\d+(\.\d+)?)/\1", last), last
+    lines = capsys.readouterr().out.strip().splitlines()
+    (score,) = [line for line in lines if line.startswith("score: ")]
+    assert re.fullmatch(r"score: (\d+(\.\d+)?)/\1", score), score
+    written = [q for q, c in teaching.questions_of(source).items() if c["manual"]]
+    if written:
+        assert lines[-1].startswith(f"written exercises, graded by hand: {', '.join(written)}")
     assert teaching.main(["grade", str(ROOT / "README.md"), "--dist", str(dist)]) == 2
+
+
+def test_a_submission_is_matched_to_its_assignment_or_refused_saying_why(tmp_path):
+    exercised = teaching.exercised_notebooks()
+    first, second = exercised[0], exercised[1]
+    renamed = tmp_path / f"{second.stem} (1).ipynb"  # a browser's second download
+    shutil.copy(second, renamed)
+    assert teaching.assignment_of(renamed) == second
+    wrong = tmp_path / second.name
+    student = json.loads(first.read_text(encoding="utf-8"))
+    names = {name: {"name": name} for name in teaching.questions_of(first)}
+    student.setdefault("metadata", {})["otter"] = {"tests": names}
+    wrong.write_text(json.dumps(student), encoding="utf-8")
+    with pytest.raises(ValueError, match=f"not those of {second.name}"):
+        teaching.assignment_of(wrong)
+    empty = tmp_path / first.name
+    empty.write_text("")
+    with pytest.raises(ValueError, match="not a notebook"):
+        teaching.assignment_of(empty)
+    with pytest.raises(FileNotFoundError, match="no such file"):
+        teaching.assignment_of(tmp_path / "absent.ipynb")
+    without = teaching.NOTEBOOKS / "05_reproducing_the_course.ipynb"
+    assert without not in exercised
+    with pytest.raises(FileNotFoundError, match="no notebook with exercises has its number"):
+        teaching.assignment_of(without)
+    assert teaching.main(["grade", str(without), "--dist", str(tmp_path / "dist")]) == 2
+    assert not (tmp_path / "dist").exists()  # nothing built for a notebook without exercises

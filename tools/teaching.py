@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -71,21 +72,72 @@ def build(dist: Path = DIST) -> list[tuple[Path, Path]]:
     return [build_one(notebook, dist) for notebook in exercised_notebooks()]
 
 
+def questions_of(source: Path) -> dict[str, dict]:
+    """{question name: its config (points, manual)} from a source notebook's BEGIN QUESTION
+    cells, in order."""
+    questions = {}
+    for cell in json.loads(source.read_text(encoding="utf-8"))["cells"]:
+        text = "".join(cell["source"])
+        if cell["cell_type"] != "raw" or "# BEGIN QUESTION" not in text:
+            continue
+        config = dict(line.split(":", 1) for line in text.splitlines()[1:] if ":" in line)
+        config = {key.strip(): value.strip() for key, value in config.items()}
+        questions[config["name"]] = {
+            "points": float(config.get("points", 0)),
+            "manual": config.get("manual", "false").lower() == "true",
+        }
+    return questions
+
+
+def assignment_of(notebook: Path) -> Path:
+    """The source notebook whose exercises a submitted notebook answers, checked.
+
+    By its number ("02_em_complete_data (1).ipynb", a renamed download, is assignment 02),
+    then by the questions its otter metadata names, which must be that assignment's.
+    """
+    if not notebook.is_file():
+        raise FileNotFoundError(f"{notebook}: no such file")
+    try:
+        submitted = json.loads(notebook.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as err:
+        raise ValueError(f"{notebook}: not a notebook (it does not read as JSON: {err})") from None
+    exercised = {path.name[:2]: path for path in exercised_notebooks()}
+    source = exercised.get(notebook.name[:2])
+    if source is None:
+        raise FileNotFoundError(
+            f"{notebook.name}: no notebook with exercises has its number; those with exercises "
+            f"are {', '.join(path.name for path in exercised.values())}"
+        )
+    named = set(submitted.get("metadata", {}).get("otter", {}).get("tests", {}))
+    expected = set(questions_of(source))
+    if named and not named & expected:
+        raise ValueError(
+            f"{notebook.name} holds the questions {', '.join(sorted(named))}, not those of "
+            f"{source.name} ({', '.join(sorted(expected))}): is it another notebook, renamed?"
+        )
+    if not submitted.get("cells"):
+        print(
+            f"teaching: warning: {notebook.name} holds no cells; every question scores 0",
+            file=sys.stderr,
+        )
+    return source
+
+
 def grade(
     notebook: Path, dist: Path = DIST, *, strict: bool = False
 ) -> tuple[float, float, dict[str, tuple]]:
-    """Grade a notebook locally: (score, possible, {question: (score, max_score)}).
+    """Grade a notebook locally: (score, possible, {question: (score, max_score, why)}).
 
-    The autograder is dist/autograder/<notebook's name>.zip, (re)built first when it is
-    absent or older than the source notebook.
+    The autograder is dist/autograder/<source notebook's name>.zip, (re)built first when it
+    is absent or older than the source notebook. why: for a question short of its points,
+    the last error line of its failing tests ("" otherwise). A question's points are shared
+    among its test cases (otter's rule), so a partly right answer gets part of them.
     strict: fail if any cell of the notebook raises (otter otherwise grades what ran), the
     check that a student notebook runs top to bottom with its stubs unfilled.
     """
     notebook = Path(notebook).resolve()
-    zipped = dist / "autograder" / f"{notebook.stem}.zip"
-    source = NOTEBOOKS / notebook.name
-    if not source.is_file():
-        raise FileNotFoundError(f"{notebook.name} is not one of the notebooks/ with exercises")
+    source = assignment_of(notebook)
+    zipped = dist / "autograder" / f"{source.stem}.zip"
     if not zipped.is_file() or zipped.stat().st_mtime < source.stat().st_mtime:
         build_one(source, dist)  # absent, or older than the notebook's tests
     with tempfile.TemporaryDirectory() as scratch:
@@ -108,13 +160,27 @@ def grade(
         )
         results = json.loads((Path(scratch) / "results.json").read_text())
     questions = {
-        test["name"]: (test["score"], test["max_score"])
+        test["name"]: (
+            test["score"],
+            test["max_score"],
+            _why(test.get("output") or "") if test["score"] < test["max_score"] else "",
+        )
         for test in results["tests"]
         if test.get("max_score") is not None
     }
-    score = sum(score for score, _ in questions.values())
-    possible = sum(most for _, most in questions.values())
+    score = sum(score for score, _, _ in questions.values())
+    possible = sum(most for _, most, _ in questions.values())
     return score, possible, questions
+
+
+def _why(output: str) -> str:
+    """The last error line of a failing test's output (its doctest trace is long)."""
+    errors = [
+        line.strip()
+        for line in output.splitlines()
+        if re.match(r"\s*[A-Za-z_.]*(Error|Exception)\b", line)
+    ]
+    return errors[-1] if errors else "a test case failed"
 
 
 def main(argv=None) -> int:
@@ -135,13 +201,26 @@ def main(argv=None) -> int:
                 )
             return 0
         score, possible, questions = grade(Path(args.notebook), Path(args.dist))
-    except (FileNotFoundError, subprocess.CalledProcessError) as err:
+    except (FileNotFoundError, ValueError) as err:
+        print(f"teaching: {err}", file=sys.stderr)
+        return 2
+    except subprocess.CalledProcessError as err:
         detail = getattr(err, "stderr", "") or ""
         print(f"teaching: {err}\n{detail.strip()[-2000:]}", file=sys.stderr)
         return 2
-    for name, (got, most) in questions.items():
-        print(f"{name}: {got:g}/{most:g}")
+    for name, (got, most, why) in questions.items():
+        print(f"{name}: {got:g}/{most:g}" + (f"  ({why})" if why else ""))
     print(f"score: {score:g}/{possible:g}")
+    written = {
+        name: config["points"]
+        for name, config in questions_of(assignment_of(Path(args.notebook).resolve())).items()
+        if config["manual"]
+    }
+    if written:
+        print(
+            f"written exercises, graded by hand: {', '.join(written)} "
+            f"({sum(written.values()):g} points more; their model answers are in the source)"
+        )
     return 0
 
 

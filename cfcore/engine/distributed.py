@@ -39,6 +39,10 @@ POLL_SECONDS = 2.0
 LEFT_SECONDS = 10.0
 
 
+def _answer() -> bool:  # run on a worker: that it is there
+    return True
+
+
 def _combine(plus, leaf, *values):
     """plus-reduce of the values, or of leaf(value) for each value: one task of the tree."""
     return reduce(plus, values if leaf is None else map(leaf, values))
@@ -125,7 +129,21 @@ class DaskRatings:
         )
 
     def broadcast(self, value):
-        """A future of value, copied to every worker once (a mixture: K x d numbers)."""
+        """A future of value, copied to every worker once (a mixture: K x d numbers).
+
+        A copy to a worker that died and that the scheduler has not yet noticed waits for
+        it for ever (a scatter's timeout does not bound the copies), so every worker that
+        holds partitions is asked first, which fails at once for one that is gone."""
+        self._check_workers()
+        owners = sorted(set(self.owners))
+        try:
+            self.client.run(_answer, workers=owners)
+        except Exception as error:  # a worker that does not answer: name it
+            self._raise_if_a_worker_left(error)
+            raise RuntimeError(
+                f"a worker holding partitions does not answer ({error!r}); load the ratings "
+                "again (load_dask_ratings) and restart from the last mixture the fit's callback saw"
+            ) from error
         try:
             return self.client.scatter([value], broadcast=True, hash=False)[0]
         except Exception as error:  # a copy to a worker that just died: say that instead
@@ -203,6 +221,9 @@ class DaskRatings:
             except TimeoutError:  # not done yet: go on waiting while every owner is there
                 self._check_workers()
                 continue
+            except Exception as error:  # e.g. futures cancelled as their worker died
+                self._raise_if_a_worker_left(error)
+                raise
             try:
                 return self.client.gather(futures)
             except Exception as error:  # a task that failed as its worker died: say that instead
@@ -311,7 +332,17 @@ def distribute(
         )
         for k in range(n_parts)
     ]
-    wait(parts)
+    while True:  # a worker that dies while loading would leave its partitions waiting
+        try:
+            wait(parts, timeout=POLL_SECONDS)
+            break
+        except TimeoutError:
+            lost = sorted(set(owners) - set(client.nthreads()))
+            if lost:
+                raise RuntimeError(
+                    f"worker(s) {', '.join(lost)} left the cluster while loading their "
+                    "partitions; load the ratings again (load_dask_ratings)"
+                ) from None
     for part in parts:
         if part.status == "error":
             part.result()  # raises the worker's error here, with its message

@@ -260,6 +260,12 @@ def test_bad_writes_are_refused(ratings, tmp_path):
         "part-00000.parquet",
         "part-00001.parquet",
     ]
+    other = tmp_path / "another tool's"
+    other.mkdir()
+    (other / "part-00000-abc.snappy.parquet").write_text("not cfcore's")
+    with pytest.raises(FileExistsError, match="holds files but no cfcore.json"):
+        write_parquet(ratings, other, overwrite=True)
+    assert (other / "part-00000-abc.snappy.parquet").read_text() == "not cfcore's"
     with pytest.raises(ValueError, match="scale: pass"):
         write_parquet([ratings.matrix], tmp_path / "no scale")
     with pytest.raises(ValueError, match="outside the scale"):

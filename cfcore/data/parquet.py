@@ -106,7 +106,8 @@ def write_parquet(
         memory is one partition, never the matrix), or an iterable of CSR blocks of
         consecutive users (then pass scale).
     path: the dataset's folder (created; an existing one that is not empty is refused
-        unless overwrite=True, which replaces a dataset's files and leaves other files).
+        unless overwrite=True, which replaces a cfcore dataset's files and leaves other
+        files; a folder with files but no cfcore.json is refused even then).
     users_per_partition: consecutive users per partition file (the last holds the rest);
         a Dask worker holds whole partitions, so more partitions than workers balance them.
     Returns the ``read_metadata`` of what was written.
@@ -255,6 +256,11 @@ def _empty_folder(path, overwrite: bool) -> Path:
             raise FileExistsError(
                 f"path {str(folder)!r} is not empty; pass overwrite=True to replace a dataset "
                 "there, or choose an empty folder"
+            )
+        if not (folder / METADATA_FILE).is_file():  # files of another tool's: not ours to delete
+            raise FileExistsError(
+                f"path {str(folder)!r} holds files but no {METADATA_FILE}, so no cfcore dataset "
+                "to replace; choose an empty folder (overwrite=True replaces cfcore's only)"
             )
         ours = [*folder.glob("part-*.parquet"), *(folder / f for f in _IDS.values())]
         for file in [folder / METADATA_FILE, *ours]:

@@ -12,7 +12,7 @@ users (``cfcore.engine.distributed`` decides where each runs):
    with the course's stopping rule.
 
 Every formula is the course module's, run per partition: the same numbers as ``em.run_full``
-on the whole matrix in one process, up to the order in which sums are added (1e-12
+on the whole matrix in one process, up to the order in which sums are added (1e-10
 relative in ``tests/test_dask.py``). ``init_observed_rows_dask`` is ``starts.
 init_observed_rows`` computed from the partitions (the seeded users' rows, the item
 means), without gathering the matrix.

@@ -270,6 +270,17 @@ def test_bad_writes_are_refused(ratings, tmp_path):
         write_parquet([ratings.matrix], tmp_path / "no scale")
     with pytest.raises(ValueError, match="outside the scale"):
         write_parquet([ratings.matrix], tmp_path / "scale", scale=(1, 4))
+    assert not (tmp_path / "scale").exists()  # a failed write leaves nothing behind
+    later = [
+        ratings.matrix[:300],
+        ratings.matrix[300:] * 2,
+    ]  # partition 0 written, then out of scale
+    with pytest.raises(ValueError, match="outside the scale"):
+        write_parquet(later, tmp_path / "later", scale=(1, 5), users_per_partition=300)
+    assert not (tmp_path / "later").exists()
+    write_parquet(
+        [ratings.matrix], tmp_path / "later", scale=(1, 5)
+    )  # the retry needs no overwrite
     with pytest.raises(TypeError, match="RatingsData.from_csr"):
         write_parquet(ratings.matrix, tmp_path / "matrix")
     with pytest.raises(ValueError, match="every block must cover every item"):

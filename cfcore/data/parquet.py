@@ -20,6 +20,7 @@ writing did not finish. ``read_partition(path, k)`` reads partition k back as a 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Iterable, Iterator
@@ -110,12 +111,30 @@ def write_parquet(
         files; a folder with files but no cfcore.json is refused even then).
     users_per_partition: consecutive users per partition file (the last holds the rest);
         a Dask worker holds whole partitions, so more partitions than workers balance them.
-    Returns the ``read_metadata`` of what was written.
+    Returns the ``read_metadata`` of what was written. A write that fails (a block off the
+    scale, say) removes what it had written, and the folder if it made it.
     """
     pa, pq = _pyarrow()
     users_per_partition = check_count(users_per_partition, "users_per_partition")
     blocks, n_items, scale, name, ids = _blocks_of(source, users_per_partition, scale, name)
+    created = not Path(path).exists()
     folder = _empty_folder(path, overwrite)
+    try:
+        return _write_dataset(
+            pa, pq, folder, blocks, n_items, scale, name, ids, users_per_partition
+        )
+    except BaseException:  # a failed write leaves nothing of its own behind, so it can be retried
+        for file in [*folder.glob("part-*.parquet"), *(folder / f for f in _IDS.values())]:
+            file.unlink(missing_ok=True)
+        (folder / (METADATA_FILE + ".tmp")).unlink(missing_ok=True)
+        if created:
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
+
+
+def _write_dataset(pa, pq, folder, blocks, n_items, scale, name, ids, users_per_partition):
+    """``write_parquet``'s partitions, ids and cfcore.json into an empty folder."""
     low, high = scale
     partitions, dtype, first = [], None, 0
     for part in _partitions(blocks, n_items, users_per_partition):

@@ -65,8 +65,9 @@ _MODEL_CODE = ("models", "data", "engine")
 APP_STYLE = f"""
 <style>
 .cfcore-app {{ max-width: 980px; box-sizing: border-box; }}
-.cfcore-app .{MONOSPACE_CLASS} {{ font-family: {MONOSPACE_FONTS}; white-space: pre; }}
-.cfcore-app .{MONOSPACE_CLASS} {{ max-width: 100%; overflow-x: auto; }}
+.cfcore-app .{MONOSPACE_CLASS} {{
+  font-family: {MONOSPACE_FONTS}; white-space: pre; max-width: 100%; overflow-x: auto;
+}}
 .cfcore-app .cfcore-rate-results {{ width: 100% !important; max-width: 420px; }}
 .cfcore-app .cfcore-rate-search {{ max-width: 100%; }}
 .cfcore-app .widget-hbox {{ flex-wrap: wrap; gap: 4px; }}

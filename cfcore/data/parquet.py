@@ -124,7 +124,7 @@ def write_parquet(
             pa, pq, folder, blocks, n_items, scale, name, ids, users_per_partition
         )
     except BaseException:  # a failed write leaves nothing of its own behind, so it can be retried
-        for file in [*folder.glob("part-*.parquet"), *(folder / f for f in _IDS.values())]:
+        for file in _dataset_files(folder):
             file.unlink(missing_ok=True)
         (folder / (METADATA_FILE + ".tmp")).unlink(missing_ok=True)
         if created:
@@ -266,6 +266,11 @@ def _id_array(pa, values: np.ndarray):
         return pa.array(values.astype(str))
 
 
+def _dataset_files(folder: Path) -> list[Path]:
+    """The files a cfcore dataset writes besides its cfcore.json: partitions and ids."""
+    return [*folder.glob("part-*.parquet"), *(folder / f for f in _IDS.values())]
+
+
 def _empty_folder(path, overwrite: bool) -> Path:
     folder = Path(path)
     if folder.exists() and not folder.is_dir():
@@ -281,8 +286,7 @@ def _empty_folder(path, overwrite: bool) -> Path:
                 f"path {str(folder)!r} holds files but no {METADATA_FILE}, so no cfcore dataset "
                 "to replace; choose an empty folder (overwrite=True replaces cfcore's only)"
             )
-        ours = [*folder.glob("part-*.parquet"), *(folder / f for f in _IDS.values())]
-        for file in [folder / METADATA_FILE, *ours]:
+        for file in [folder / METADATA_FILE, *_dataset_files(folder)]:
             file.unlink(missing_ok=True)
     folder.mkdir(parents=True, exist_ok=True)
     return folder

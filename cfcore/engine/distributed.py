@@ -39,6 +39,11 @@ POLL_SECONDS = 2.0
 LEFT_SECONDS = 10.0
 
 
+def _lost(client, owners) -> list[str]:
+    """The owners of partitions that the scheduler no longer counts among its workers."""
+    return sorted(set(owners) - set(client.nthreads()))
+
+
 def _answer() -> bool:  # run on a worker: that it is there
     return True
 
@@ -249,7 +254,7 @@ class DaskRatings:
             time.sleep(0.1)
 
     def _check_workers(self) -> None:
-        lost = sorted(set(self.owners) - set(self.client.nthreads()))
+        lost = _lost(self.client, self.owners)
         if lost:
             held = sum(owner in lost for owner in self.owners)
             raise RuntimeError(
@@ -337,7 +342,7 @@ def distribute(
             wait(parts, timeout=POLL_SECONDS)
             break
         except TimeoutError:
-            lost = sorted(set(owners) - set(client.nthreads()))
+            lost = _lost(client, owners)
             if lost:
                 raise RuntimeError(
                     f"worker(s) {', '.join(lost)} left the cluster while loading their "
